@@ -1,0 +1,261 @@
+//! The HTTP client the desktop app uses to talk to a council permit service.
+//!
+//! Every call has a timeout; every failure becomes a [`ClientError`] whose `kind()` is one of
+//! the [`ErrorKind`]s the UI branches on. Mutating calls carry an idempotency key chosen by the
+//! caller, so retrying a call whose answer was lost never buys, renews or cancels twice.
+
+use crate::error::{ApiError, ErrorKind};
+use crate::types::*;
+use crate::{API_PREFIX, IDEMPOTENCY_KEY_HEADER};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("The council's permit service cannot be reached just now. Check your internet connection; your saved permits are still shown.")]
+    Offline,
+    #[error("{0}")]
+    Api(ApiError),
+    #[error("The council's permit service sent an answer Kerbside did not understand. Try again later.")]
+    UnexpectedResponse(String),
+}
+
+impl ClientError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::Offline => ErrorKind::Offline,
+            ClientError::Api(e) => e.kind,
+            ClientError::UnexpectedResponse(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The `{kind, message}` form the UI receives.
+    pub fn to_api_error(&self) -> ApiError {
+        ApiError::new(self.kind(), self.to_string())
+    }
+}
+
+/// A client for one council's service, e.g. `http://127.0.0.1:8080`.
+#[derive(Clone, Debug)]
+pub struct CouncilClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl CouncilClient {
+    /// Connection attempts give up after 5 s and whole requests after 20 s, so an unreachable
+    /// council is reported as offline quickly instead of leaving the resident waiting.
+    pub fn new(base_url: impl Into<String>) -> Result<Self, ClientError> {
+        Self::with_timeouts(base_url, Duration::from_secs(5), Duration::from_secs(20))
+    }
+
+    pub fn with_timeouts(
+        base_url: impl Into<String>,
+        connect: Duration,
+        total: Duration,
+    ) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .timeout(total)
+            .user_agent(concat!("kerbside/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::UnexpectedResponse(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// A fresh key for one resident action; reuse it when retrying that same action.
+    pub fn new_idempotency_key() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    pub async fn council(&self) -> Result<CouncilInfo, ClientError> {
+        self.send(self.request(Method::GET, "/council", None)).await
+    }
+
+    pub async fn register(&self, body: &RegisterRequest, key: &str) -> Result<Profile, ClientError> {
+        self.send(self.mutate(Method::POST, "/accounts", None, key).json(body))
+            .await
+    }
+
+    pub async fn sign_in(&self, body: &SignInRequest) -> Result<Session, ClientError> {
+        self.send(self.request(Method::POST, "/sessions", None).json(body))
+            .await
+    }
+
+    pub async fn sign_out(&self, token: &str) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::DELETE, "/sessions/current", Some(token)))
+            .await
+    }
+
+    pub async fn profile(&self, token: &str) -> Result<Profile, ClientError> {
+        self.send(self.request(Method::GET, "/me", Some(token))).await
+    }
+
+    pub async fn update_profile(
+        &self,
+        token: &str,
+        body: &ProfileUpdate,
+        key: &str,
+    ) -> Result<Profile, ClientError> {
+        self.send(self.mutate(Method::PATCH, "/me", Some(token), key).json(body))
+            .await
+    }
+
+    pub async fn permits(&self, token: &str) -> Result<PermitList, ClientError> {
+        self.send(self.request(Method::GET, "/permits", Some(token)))
+            .await
+    }
+
+    pub async fn permit(&self, token: &str, id: &str) -> Result<Permit, ClientError> {
+        self.send(self.request(Method::GET, &format!("/permits/{id}"), Some(token)))
+            .await
+    }
+
+    pub async fn quote(&self, token: &str, body: &PermitRequest) -> Result<PermitQuote, ClientError> {
+        self.send(
+            self.request(Method::POST, "/permits/quote", Some(token))
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn buy(
+        &self,
+        token: &str,
+        body: &PermitRequest,
+        key: &str,
+    ) -> Result<Purchase, ClientError> {
+        self.send(self.mutate(Method::POST, "/permits", Some(token), key).json(body))
+            .await
+    }
+
+    pub async fn change_registration(
+        &self,
+        token: &str,
+        id: &str,
+        body: &RegistrationChange,
+        key: &str,
+    ) -> Result<Permit, ClientError> {
+        let path = format!("/permits/{id}/registration");
+        self.send(self.mutate(Method::PUT, &path, Some(token), key).json(body))
+            .await
+    }
+
+    pub async fn renew(
+        &self,
+        token: &str,
+        id: &str,
+        body: &RenewalRequest,
+        key: &str,
+    ) -> Result<Purchase, ClientError> {
+        let path = format!("/permits/{id}/renewal");
+        self.send(self.mutate(Method::POST, &path, Some(token), key).json(body))
+            .await
+    }
+
+    pub async fn refund_quote(&self, token: &str, id: &str) -> Result<RefundQuote, ClientError> {
+        let path = format!("/permits/{id}/refund-quote");
+        self.send(self.request(Method::GET, &path, Some(token))).await
+    }
+
+    pub async fn cancel(
+        &self,
+        token: &str,
+        id: &str,
+        body: &CancellationRequest,
+        key: &str,
+    ) -> Result<Cancellation, ClientError> {
+        let path = format!("/permits/{id}/cancellation");
+        self.send(self.mutate(Method::POST, &path, Some(token), key).json(body))
+            .await
+    }
+
+    pub async fn payment(&self, token: &str, id: &str) -> Result<Payment, ClientError> {
+        self.send(self.request(Method::GET, &format!("/payments/{id}"), Some(token)))
+            .await
+    }
+
+    fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = self
+            .http
+            .request(method, format!("{}{}{}", self.base_url, API_PREFIX, path));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    fn mutate(&self, method: Method, path: &str, token: Option<&str>, key: &str) -> RequestBuilder {
+        self.request(method, path, token)
+            .header(IDEMPOTENCY_KEY_HEADER, key)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, ClientError> {
+        let response = Self::dispatch(builder).await?;
+        let bytes = response.bytes().await.map_err(Self::transport_error)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::warn!(error = %e, "council response did not match the contract");
+            ClientError::UnexpectedResponse(e.to_string())
+        })
+    }
+
+    async fn send_empty(&self, builder: RequestBuilder) -> Result<(), ClientError> {
+        Self::dispatch(builder).await.map(|_| ())
+    }
+
+    async fn dispatch(builder: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let response = builder.send().await.map_err(Self::transport_error)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.map_err(Self::transport_error)?;
+        Err(match serde_json::from_slice::<ApiError>(&bytes) {
+            Ok(api_error) => ClientError::Api(api_error),
+            Err(_) => ClientError::Api(Self::error_for_bare_status(status)),
+        })
+    }
+
+    /// A proxy or a server that is starting up may answer without our JSON body.
+    fn error_for_bare_status(status: StatusCode) -> ApiError {
+        match status {
+            StatusCode::UNAUTHORIZED => ApiError::new(
+                ErrorKind::Unauthorised,
+                "Your session has ended. Sign in again to continue.",
+            ),
+            StatusCode::NOT_FOUND => ApiError::new(ErrorKind::NotFound, "That was not found."),
+            StatusCode::TOO_MANY_REQUESTS => ApiError::new(
+                ErrorKind::RateLimited,
+                "Too many attempts. Wait a minute and try again.",
+            ),
+            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+                ApiError::new(
+                    ErrorKind::Offline,
+                    "The council's permit service is not answering just now. Try again in a few minutes.",
+                )
+            }
+            _ => ApiError::new(
+                ErrorKind::Internal,
+                "The council's permit service had a problem. Try again later.",
+            ),
+        }
+    }
+
+    fn transport_error(error: reqwest::Error) -> ClientError {
+        if error.is_connect() || error.is_timeout() || error.is_request() {
+            tracing::info!(error = %error, "council unreachable");
+            ClientError::Offline
+        } else {
+            tracing::warn!(error = %error, "council transport error");
+            ClientError::UnexpectedResponse(error.to_string())
+        }
+    }
+}

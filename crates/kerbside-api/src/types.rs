@@ -1,0 +1,318 @@
+//! Request and response bodies of the council permit service (`/api/v1`).
+//!
+//! Requests reject unknown fields, so a typo is an error rather than silently ignored.
+//! Free-text values (registration, postcode) travel as strings and are parsed by the server
+//! with the rules crate, so a bad value gets the rule's own explanation, not a JSON error.
+//! Money is always whole pence (`*_pence`); dates are UK local dates (`YYYY-MM-DD`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kerbside_rules::{PermitStatus, PermitType};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A postal address as the resident types it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostalAddress {
+    /// House number or name, e.g. "12" or "Flat 3, Rose Court".
+    pub line1: String,
+    pub street: String,
+    pub town: String,
+    pub postcode: String,
+}
+
+/// A lettered parking zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ZoneView {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Resident,
+    Officer,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// At least 10 characters.
+    pub password: String,
+    pub name: String,
+    pub address: PostalAddress,
+    /// Needed only for the Over State Pension Age permit.
+    #[serde(default)]
+    pub date_of_birth: Option<NaiveDate>,
+    /// Where expiry reminders go; leave out to get none by email.
+    #[serde(default)]
+    pub reminder_email: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// Bearer token for `Authorization: Bearer …`. Keep it secret.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub profile: Profile,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Profile {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub address: PostalAddress,
+    /// The zone of the address, if it is in one.
+    pub zone: Option<ZoneView>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub reminder_email: Option<String>,
+    pub role: Role,
+}
+
+/// Fields left out are unchanged. `reminder_email: null` stops email reminders.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<NaiveDate>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub reminder_email: Option<Option<String>>,
+}
+
+/// What a permit type costs and needs, from the council's tariff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PermitTypeInfo {
+    #[schema(value_type = String, example = "annual_visitor")]
+    pub permit_type: PermitType,
+    pub label: String,
+    pub price_pence: i64,
+    pub term_months: u32,
+    pub household_limit: u32,
+    /// Plain-English descriptions of the evidence needed.
+    pub evidence: Vec<String>,
+    pub needs_date_of_birth: bool,
+    pub needs_carer_evidence: bool,
+    /// The refund terms in plain English.
+    pub refund_terms: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CouncilInfo {
+    pub name: String,
+    pub permit_types: Vec<PermitTypeInfo>,
+    pub zones: Vec<ZoneView>,
+    pub renewal_window_days: i64,
+    /// The council's current time (its clock may be set for demos and tests).
+    pub now: DateTime<Utc>,
+    /// The council's current UK local date.
+    pub today: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PermitRequest {
+    #[schema(value_type = String, example = "annual_visitor")]
+    pub permit_type: PermitType,
+    /// As typed; spacing and case do not matter.
+    pub registration: String,
+    /// For the Care permit: who provides the regular care visits (e.g. the agency and its reference).
+    #[serde(default)]
+    pub carer_evidence: Option<String>,
+    /// Where the hosted payment page sends the resident afterwards (must be http(s) or a
+    /// custom scheme; shown as a link). Left out: the page just says the payment is done.
+    #[serde(default)]
+    pub return_url: Option<String>,
+}
+
+/// The price and term a purchase would have, checked against every rule, without buying.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PermitQuote {
+    #[schema(value_type = String)]
+    pub permit_type: PermitType,
+    /// Canonical spacing, e.g. "AB12 CDE".
+    pub registration: String,
+    pub zone: ZoneView,
+    pub address: PostalAddress,
+    pub price_pence: i64,
+    pub starts_on: NaiveDate,
+    pub expires_on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PermitHistoryEntry {
+    pub at: DateTime<Utc>,
+    /// e.g. "created", "paid", "registration_changed", "renewed", "cancelled".
+    pub kind: String,
+    /// A sentence for the resident.
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Permit {
+    pub id: String,
+    /// Short reference to quote to the council, e.g. "KP-7F3K9Q".
+    pub reference: String,
+    #[schema(value_type = String, example = "annual_visitor")]
+    pub permit_type: PermitType,
+    pub permit_type_label: String,
+    /// Canonical spacing, e.g. "AB12 CDE".
+    pub registration: String,
+    pub address: PostalAddress,
+    pub zone: ZoneView,
+    pub starts_on: NaiveDate,
+    /// The last day the permit is valid.
+    pub expires_on: NaiveDate,
+    /// As of `as_of`, by the council's clock.
+    #[schema(value_type = String, example = "active")]
+    pub status: PermitStatus,
+    pub status_label: String,
+    pub renewal_opens_on: NaiveDate,
+    /// True while renewal is possible (from `renewal_opens_on` to `expires_on`) and not done yet.
+    pub renewal_open: bool,
+    /// The permit that renews this one, once bought.
+    pub renewed_by: Option<String>,
+    /// The permit this one renews.
+    pub renewal_of: Option<String>,
+    pub price_pence: i64,
+    pub refund_pence: Option<i64>,
+    pub history: Vec<PermitHistoryEntry>,
+    pub as_of: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PermitList {
+    pub permits: Vec<Permit>,
+    pub as_of: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Waiting for the resident on the payment page.
+    Created,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    pub id: String,
+    pub permit_id: String,
+    pub amount_pence: i64,
+    pub status: PaymentStatus,
+    /// The hosted payment page; open it in a browser window while status is `created`.
+    pub next_url: Option<String>,
+    /// Why it failed, in plain English.
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A new permit (awaiting payment unless free) and its payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Purchase {
+    pub permit: Permit,
+    /// Absent when the permit is free (it is active at once).
+    pub payment: Option<Payment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationChange {
+    pub registration: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewalRequest {
+    #[serde(default)]
+    pub return_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RefundQuote {
+    pub permit_id: String,
+    pub refund_pence: i64,
+    pub paid_pence: i64,
+    /// The day the cancellation would take effect (today, by the council's clock).
+    pub cancel_on: NaiveDate,
+    pub refund_terms: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancellationRequest {
+    /// The refund the resident was shown; if the council's quote has changed since (e.g. the
+    /// day turned), the cancellation is refused with the new quote rather than done silently.
+    #[serde(default)]
+    pub expected_refund_pence: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Cancellation {
+    pub permit: Permit,
+    pub refund_pence: i64,
+}
+
+mod double_option {
+    //! `Option<Option<T>>` for PATCH: absent = unchanged, `null` = clear, value = set.
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_update_tells_absent_from_null() {
+        let absent: ProfileUpdate = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.reminder_email, None);
+        let cleared: ProfileUpdate = serde_json::from_str(r#"{"reminder_email":null}"#).unwrap();
+        assert_eq!(cleared.reminder_email, Some(None));
+        let set: ProfileUpdate =
+            serde_json::from_str(r#"{"reminder_email":"a@example.org"}"#).unwrap();
+        assert_eq!(set.reminder_email, Some(Some("a@example.org".into())));
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let err = serde_json::from_str::<PermitRequest>(
+            r#"{"permit_type":"care","registration":"AB12CDE","colour":"red"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+}

@@ -1,0 +1,162 @@
+//! `Idempotency-Key` for every mutating endpoint.
+//!
+//! The first request with a key reserves it (a row with no answer yet), runs, and stores its
+//! answer; a retry with the same key and the same request gets that answer back without running
+//! again; the same key with a different request is refused. The handler runs on its own task,
+//! so a client that disconnects mid-request (a dropped response) cannot cancel it half-way.
+//! Keys are scoped to the signed-in account (or to sign-up), so one resident's keys never
+//! collide with another's.
+
+use crate::auth::{self, bearer_token, sha256_hex};
+use crate::error::Error;
+use crate::store::millis;
+use crate::{service, AppState};
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kerbside_api::IDEMPOTENCY_KEY_HEADER;
+
+const MAX_KEY_LENGTH: usize = 255;
+/// Largest body the middleware reads to fingerprint; larger ones are refused by the body limit.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let Some(key) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
+        return next.run(request).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LENGTH && k.chars().all(|c| c.is_ascii_graphic()) => {
+            k.to_string()
+        }
+        _ => {
+            return Error::BadRequest(format!(
+                "The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} visible ASCII characters."
+            ))
+            .into_response()
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let scope = match bearer_token(&parts) {
+        Some(token) => match service::account_for_token(&state, &auth::token_hash(token)).await {
+            Ok(account) => account.id,
+            // Not signed in: let the handler give its 401 without reserving the key.
+            Err(_) => return next.run(Request::from_parts(parts, body)).await,
+        },
+        None => "anonymous".to_string(),
+    };
+    let bytes = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Error::BadRequest("The request body is too large.".into()).into_response()
+        }
+    };
+    let mut fingerprint_input = format!("{} {}\n", parts.method, parts.uri.path()).into_bytes();
+    fingerprint_input.extend_from_slice(&bytes);
+    let fingerprint = sha256_hex(&fingerprint_input);
+
+    match reserve(&state, &scope, &key, &fingerprint).await {
+        Ok(Reservation::New) => {}
+        Ok(Reservation::Replay(response)) => return response,
+        Err(e) => return e.into_response(),
+    }
+
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let outcome = tokio::spawn(async move {
+        let response = next.run(request).await;
+        let (parts, body) = response.into_parts();
+        let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+        (parts, body)
+    })
+    .await;
+    let (parts, body) = match outcome {
+        Ok(done) => done,
+        Err(join_error) => {
+            release(&state, &scope, &key).await;
+            return Error::Internal(format!("handler task failed: {join_error}")).into_response();
+        }
+    };
+    if parts.status.is_server_error() {
+        // Nothing was committed; let a retry run again.
+        release(&state, &scope, &key).await;
+    } else if let Err(e) = record(&state, &scope, &key, parts.status, &body).await {
+        tracing::error!(error = %e, "could not record idempotent response");
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+enum Reservation {
+    New,
+    Replay(Response),
+}
+
+async fn reserve(state: &AppState, scope: &str, key: &str, fingerprint: &str) -> Result<Reservation, Error> {
+    let now = millis(state.clock.now());
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (scope, key) DO NOTHING",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(now)
+    .execute(state.store.pool())
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(Reservation::New);
+    }
+    let (stored_fingerprint, status, body): (String, Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT fingerprint, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_one(state.store.pool())
+    .await?;
+    if stored_fingerprint != fingerprint {
+        return Err(Error::Validation(
+            "This Idempotency-Key was already used for a different request. Use a new key for a new request.".into(),
+        ));
+    }
+    let Some(status) = status else {
+        return Err(Error::Conflict(
+            "The first request with this Idempotency-Key is still being processed. Try again in a moment.".into(),
+        ));
+    };
+    let status = StatusCode::from_u16(u16::try_from(status).unwrap_or(500))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::new(Body::from(body.unwrap_or_default()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(Reservation::Replay(response))
+}
+
+async fn record(state: &AppState, scope: &str, key: &str, status: StatusCode, body: &[u8]) -> Result<(), Error> {
+    sqlx::query("UPDATE idempotency_keys SET status = $1, body = $2 WHERE scope = $3 AND key = $4")
+        .bind(i64::from(status.as_u16()))
+        .bind(String::from_utf8_lossy(body).into_owned())
+        .bind(scope)
+        .bind(key)
+        .execute(state.store.pool())
+        .await?;
+    Ok(())
+}
+
+async fn release(state: &AppState, scope: &str, key: &str) {
+    let released = sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL")
+        .bind(scope)
+        .bind(key)
+        .execute(state.store.pool())
+        .await;
+    if let Err(error) = released {
+        tracing::error!(%error, "could not release idempotency key");
+    }
+}

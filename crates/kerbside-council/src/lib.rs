@@ -1,0 +1,133 @@
+//! The reference council permit service.
+//!
+//! An axum HTTP/JSON API (documented by the OpenAPI document at `/api/v1/openapi.json`) that
+//! enforces every permit rule server-side with `kerbside-rules`, stores its data with sqlx on
+//! SQLite (the default, also embedded in the desktop app) or PostgreSQL (several stateless
+//! instances may share one database), and serves a sandbox hosted payment page.
+//!
+//! Tests build the router with [`app`] and call it with `oneshot`, or start a real server on
+//! 127.0.0.1:0 with [`spawn`].
+
+mod auth;
+mod error;
+mod idempotency;
+pub mod openapi;
+mod pay_page;
+mod routes;
+pub mod seed;
+mod service;
+pub mod store;
+mod views;
+
+use axum::Router;
+use kerbside_api::SharedClock;
+use kerbside_rules::{PensionAgeSchedule, StreetList, Tariff};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use error::Error;
+pub use store::Store;
+
+/// What the council is configured with: its tariff and street list (data, not code).
+#[derive(Clone, Debug)]
+pub struct CouncilConfig {
+    pub tariff: Tariff,
+    pub streets: StreetList,
+    pub pension_ages: PensionAgeSchedule,
+}
+
+impl CouncilConfig {
+    /// Leicester-like tariffs and zones, for the demo council and tests.
+    pub fn leicester_demo() -> Self {
+        Self {
+            tariff: Tariff::leicester_demo(),
+            streets: StreetList::leicester_demo(),
+            pension_ages: PensionAgeSchedule::uk(),
+        }
+    }
+}
+
+/// Everything a request handler needs. Cheap to clone; holds no state that matters between
+/// requests beyond the database, so several instances can serve one PostgreSQL database.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub council: Arc<CouncilConfig>,
+    /// The address residents' browsers reach this server at, for hosted payment page links.
+    pub public_url: Arc<str>,
+}
+
+/// The whole service as a router: the API under `/api/v1` and the hosted payment page.
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// A server running on a background task.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Binds `bind` (port 0 picks a free port), serves `app` on it and returns at once.
+/// `public_url` defaults to `http://<bound address>`.
+pub async fn spawn(
+    bind: SocketAddr,
+    store: Store,
+    clock: SharedClock,
+    council: CouncilConfig,
+    public_url: Option<String>,
+) -> std::io::Result<RunningServer> {
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+    let state = AppState {
+        store,
+        clock,
+        council: Arc::new(council),
+        public_url: Arc::from(url.as_str()),
+    };
+    let router = app(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "council server stopped with an error");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        url,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}

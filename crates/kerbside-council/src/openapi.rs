@@ -1,0 +1,43 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations and the wire types.
+
+use crate::routes;
+use kerbside_api::{ApiError, ErrorKind};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kerbside council permit service",
+        description = "Residents' annual visitor parking permits: accounts, permits, renewals, cancellations and payments. Errors are `{kind, message}`.",
+        version = "1.0.0"
+    ),
+    paths(
+        routes::openapi_document, routes::council, routes::register, routes::sign_in, routes::sign_out,
+        routes::profile, routes::update_profile, routes::list_permits, routes::get_permit, routes::quote,
+        routes::buy, routes::change_registration, routes::renew, routes::refund_quote, routes::cancel,
+        routes::get_payment,
+    ),
+    components(schemas(ApiError, ErrorKind)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "service", description = "About this council's service"),
+        (name = "accounts", description = "Register, sign in and out, profile"),
+        (name = "permits", description = "Buy, renew, re-register and cancel permits"),
+        (name = "payments", description = "Payments taken on the hosted payment page (/pay/…)")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,302 @@
+//! HTTP handlers: thin, each takes the request apart, calls [`crate::service`] and answers.
+//! The `#[utoipa::path]` on each one is the OpenAPI document's source of truth.
+
+use crate::auth::CurrentAccount;
+use crate::error::{Error, Result};
+use crate::{idempotency, openapi, pay_page, service, views, AppState};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use kerbside_api::types::*;
+use kerbside_api::ApiError;
+use kerbside_rules::{uk_local_date, RENEWAL_WINDOW_DAYS};
+
+/// Largest JSON body accepted.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/openapi.json", get(openapi_document))
+        .route("/council", get(council))
+        .route("/accounts", post(register))
+        .route("/sessions", post(sign_in))
+        .route("/sessions/current", axum::routing::delete(sign_out))
+        .route("/me", get(profile).patch(update_profile))
+        .route("/permits", get(list_permits).post(buy))
+        .route("/permits/quote", post(quote))
+        .route("/permits/{id}", get(get_permit))
+        .route("/permits/{id}/registration", put(change_registration))
+        .route("/permits/{id}/renewal", post(renew))
+        .route("/permits/{id}/refund-quote", get(refund_quote))
+        .route("/permits/{id}/cancellation", post(cancel))
+        .route("/payments/{id}", get(get_payment))
+        .fallback(api_not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::middleware,
+        ));
+    Router::new()
+        .nest(kerbside_api::API_PREFIX, api)
+        .merge(pay_page::router())
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `Json<T>` whose rejections are our `{kind, message}` errors with a readable reason.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> Error {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => Error::BadRequest(
+            "Send the request body as JSON, with the header Content-Type: application/json.".into(),
+        ),
+        JsonRejection::JsonSyntaxError(e) => Error::BadRequest(format!(
+            "The request body is not valid JSON: {}.",
+            inner_reason(&e.body_text())
+        )),
+        JsonRejection::JsonDataError(e) => Error::BadRequest(format!(
+            "The request body does not have the expected fields: {}.",
+            inner_reason(&e.body_text())
+        )),
+        JsonRejection::BytesRejection(_) => Error::BadRequest(format!(
+            "The request body could not be read; it must be under {} KB.",
+            MAX_JSON_BYTES / 1024
+        )),
+        other => Error::BadRequest(format!("The request could not be read: {other}.")),
+    }
+}
+
+/// serde's reason without axum's prefix ("Failed to deserialize the JSON body into the target type: ").
+fn inner_reason(text: &str) -> String {
+    text.rsplit_once(": ")
+        .map(|(_, r)| r)
+        .unwrap_or(text)
+        .trim_end_matches('.')
+        .to_string()
+}
+
+async fn api_not_found() -> Error {
+    Error::NotFound("There is no such address in the permit service's API.".into())
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service",
+    responses((status = 200, description = "This OpenAPI 3 document")))]
+pub async fn openapi_document() -> impl IntoResponse {
+    Json(openapi::document())
+}
+
+#[utoipa::path(get, path = "/api/v1/council", tag = "service",
+    responses((status = 200, body = CouncilInfo)))]
+pub async fn council(State(state): State<AppState>) -> Json<CouncilInfo> {
+    let now = state.clock.now();
+    let mut zones: Vec<ZoneView> = state
+        .council
+        .streets
+        .streets
+        .iter()
+        .map(|s| ZoneView {
+            code: s.zone.clone(),
+            name: s.zone_name.clone(),
+        })
+        .collect();
+    zones.sort_by(|a, b| a.code.cmp(&b.code));
+    zones.dedup();
+    Json(CouncilInfo {
+        name: state.council.tariff.council_name.clone(),
+        permit_types: state
+            .council
+            .tariff
+            .permit_types
+            .iter()
+            .map(|t| PermitTypeInfo {
+                permit_type: t.permit_type,
+                label: t.permit_type.label().to_string(),
+                price_pence: t.price.pence(),
+                term_months: t.term_months,
+                household_limit: t.household_limit,
+                evidence: t.evidence.iter().map(|e| e.describe().to_string()).collect(),
+                needs_date_of_birth: t
+                    .evidence
+                    .contains(&kerbside_rules::EvidenceRequirement::StatePensionAge),
+                needs_carer_evidence: t
+                    .evidence
+                    .contains(&kerbside_rules::EvidenceRequirement::CarerVisits),
+                refund_terms: t.refund_policy.describe(),
+            })
+            .collect(),
+        zones,
+        renewal_window_days: RENEWAL_WINDOW_DAYS,
+        now,
+        today: uk_local_date(now),
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses((status = 201, body = Profile), (status = 400, body = ApiError), (status = 409, body = ApiError, description = "Email already registered"), (status = 422, body = ApiError)))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<Profile>)> {
+    let account = service::register(&state, req).await?;
+    Ok((StatusCode::CREATED, Json(views::profile(&state, &account))))
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = SignInRequest,
+    responses((status = 201, body = Session), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SignInRequest>,
+) -> Result<(StatusCode, Json<Session>)> {
+    Ok((StatusCode::CREATED, Json(service::sign_in(&state, req).await?)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out; the token no longer works"), (status = 401, body = ApiError)))]
+pub async fn sign_out(State(state): State<AppState>, current: CurrentAccount) -> Result<StatusCode> {
+    service::sign_out(&state, &current.token_hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = Profile), (status = 401, body = ApiError)))]
+pub async fn profile(State(state): State<AppState>, current: CurrentAccount) -> Json<Profile> {
+    Json(views::profile(&state, &current.account))
+}
+
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])), request_body = ProfileUpdate,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses((status = 200, body = Profile), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    ApiJson(update): ApiJson<ProfileUpdate>,
+) -> Result<Json<Profile>> {
+    let account = service::update_profile(&state, &current.account, update).await?;
+    Ok(Json(views::profile(&state, &account)))
+}
+
+#[utoipa::path(get, path = "/api/v1/permits", tag = "permits", security(("bearer" = [])),
+    responses((status = 200, body = PermitList), (status = 401, body = ApiError)))]
+pub async fn list_permits(State(state): State<AppState>, current: CurrentAccount) -> Result<Json<PermitList>> {
+    let (permits, events) = service::permits_for(&state, &current.account.id).await?;
+    let permits = permits
+        .iter()
+        .map(|p| views::permit(&state, p, &events))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Json(PermitList {
+        permits,
+        as_of: state.clock.now(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/permits/{id}", tag = "permits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Permit id")),
+    responses((status = 200, body = Permit), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn get_permit(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    Path(id): Path<String>,
+) -> Result<Json<Permit>> {
+    Ok(Json(service::permit_view(&state, &current.account.id, &id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/permits/quote", tag = "permits", security(("bearer" = [])), request_body = PermitRequest,
+    responses((status = 200, body = PermitQuote, description = "Every rule checked; nothing bought"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn quote(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    ApiJson(req): ApiJson<PermitRequest>,
+) -> Result<Json<PermitQuote>> {
+    Ok(Json(service::quote(&state, &current.account, &req).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/permits", tag = "permits", security(("bearer" = [])), request_body = PermitRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer and never buy twice")),
+    responses((status = 201, body = Purchase, description = "Permit created; pay at payment.next_url unless free"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 409, body = ApiError, description = "Household limit reached"), (status = 422, body = ApiError)))]
+pub async fn buy(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    ApiJson(req): ApiJson<PermitRequest>,
+) -> Result<(StatusCode, Json<Purchase>)> {
+    Ok((StatusCode::CREATED, Json(service::buy(&state, &current.account, &req).await?)))
+}
+
+#[utoipa::path(put, path = "/api/v1/permits/{id}/registration", tag = "permits", security(("bearer" = [])), request_body = RegistrationChange,
+    params(("id" = String, Path, description = "Permit id"), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses((status = 200, body = Permit), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn change_registration(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RegistrationChange>,
+) -> Result<Json<Permit>> {
+    Ok(Json(
+        service::change_registration(&state, &current.account, &id, &req.registration).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/permits/{id}/renewal", tag = "permits", security(("bearer" = [])), request_body = RenewalRequest,
+    params(("id" = String, Path, description = "Permit id"), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer and never renew twice")),
+    responses((status = 201, body = Purchase, description = "The renewal, starting the day after the permit expires"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "Outside the renewal window (the message gives the date it opens) or already renewed")))]
+pub async fn renew(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RenewalRequest>,
+) -> Result<(StatusCode, Json<Purchase>)> {
+    Ok((StatusCode::CREATED, Json(service::renew(&state, &current.account, &id, &req).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/permits/{id}/refund-quote", tag = "permits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Permit id")),
+    responses((status = 200, body = RefundQuote), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn refund_quote(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    Path(id): Path<String>,
+) -> Result<Json<RefundQuote>> {
+    Ok(Json(service::refund_quote(&state, &current.account, &id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/permits/{id}/cancellation", tag = "permits", security(("bearer" = [])), request_body = CancellationRequest,
+    params(("id" = String, Path, description = "Permit id"), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer and never refund twice")),
+    responses((status = 200, body = Cancellation), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "Not cancellable, or the refund differs from expected_refund_pence")))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<CancellationRequest>,
+) -> Result<Json<Cancellation>> {
+    Ok(Json(service::cancel(&state, &current.account, &id, &req).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/payments/{id}", tag = "payments", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Payment id")),
+    responses((status = 200, body = Payment, description = "The council's own record: the only proof a payment succeeded"), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn get_payment(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    Path(id): Path<String>,
+) -> Result<Json<Payment>> {
+    Ok(Json(service::payment_view(&state, &current.account.id, &id).await?))
+}

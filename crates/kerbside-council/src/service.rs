@@ -1,0 +1,1102 @@
+//! The permit service's operations: each one checks the rules (from `kerbside-rules`) and
+//! writes in a single transaction, taking the household's lock first so concurrent requests
+//! for one household run one after another on both SQLite and PostgreSQL.
+
+use crate::auth;
+use crate::error::{Error, Result};
+use crate::store::{date_text, from_millis, is_unique_violation, millis, new_id, parse_date};
+use crate::views;
+use crate::AppState;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use kerbside_api::types::*;
+use kerbside_rules::{
+    check_action, check_eligibility, check_household_limit, check_renewal, permit_status,
+    quote_refund, uk_local_date, Address, Money, PermitAction, PermitEvent, PermitState,
+    PermitStatus, PermitType, PermitTypeTerms, Postcode, Registration, Term, Zone,
+};
+use rand::Rng;
+use sqlx::{AnyConnection, FromRow};
+
+/// How long a hosted payment page stays payable.
+pub const PAYMENT_MINUTES: i64 = 90;
+
+#[derive(FromRow, Clone, Debug)]
+pub struct AccountRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub name: String,
+    pub address_line1: String,
+    pub address_street: String,
+    pub address_town: String,
+    pub address_postcode: String,
+    pub household_key: String,
+    pub date_of_birth: Option<String>,
+    pub reminder_email: Option<String>,
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl AccountRow {
+    pub fn postal_address(&self) -> PostalAddress {
+        PostalAddress {
+            line1: self.address_line1.clone(),
+            street: self.address_street.clone(),
+            town: self.address_town.clone(),
+            postcode: self.address_postcode.clone(),
+        }
+    }
+
+    pub fn address(&self) -> Result<Address> {
+        parse_address(&self.postal_address())
+    }
+
+    pub fn date_of_birth(&self) -> Result<Option<NaiveDate>> {
+        self.date_of_birth.as_deref().map(parse_date).transpose()
+    }
+}
+
+#[derive(FromRow, Clone, Debug)]
+pub struct PermitRow {
+    pub id: String,
+    pub reference: String,
+    pub account_id: String,
+    pub permit_type: String,
+    pub registration: String,
+    pub address_line1: String,
+    pub address_street: String,
+    pub address_town: String,
+    pub address_postcode: String,
+    pub household_key: String,
+    pub zone_code: String,
+    pub zone_name: String,
+    pub starts_on: String,
+    pub expires_on: String,
+    pub state: String,
+    pub price_pence: i64,
+    pub renewal_of: Option<String>,
+    pub carer_evidence: Option<String>,
+    pub refund_pence: Option<i64>,
+    pub cancelled_on: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The paid renewal of this permit, if any (computed in [`PERMIT_SELECT`]).
+    pub renewed_by: Option<String>,
+}
+
+impl PermitRow {
+    pub fn permit_type(&self) -> Result<PermitType> {
+        PermitType::from_code(&self.permit_type)
+            .ok_or_else(|| Error::Internal(format!("unknown stored permit type {}", self.permit_type)))
+    }
+
+    pub fn state(&self) -> Result<PermitState> {
+        serde_json::from_value(serde_json::Value::String(self.state.clone()))
+            .map_err(|_| Error::Internal(format!("unknown stored permit state {}", self.state)))
+    }
+
+    pub fn term(&self) -> Result<Term> {
+        Ok(Term {
+            starts_on: parse_date(&self.starts_on)?,
+            expires_on: parse_date(&self.expires_on)?,
+        })
+    }
+
+    pub fn status(&self, today: NaiveDate) -> Result<PermitStatus> {
+        Ok(permit_status(
+            self.state()?,
+            &self.term()?,
+            today,
+            self.renewed_by.is_some(),
+        ))
+    }
+}
+
+#[derive(FromRow, Clone, Debug)]
+pub struct EventRow {
+    pub permit_id: String,
+    pub at: i64,
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(FromRow, Clone, Debug)]
+pub struct PaymentRow {
+    pub id: String,
+    pub permit_id: String,
+    pub account_id: String,
+    pub amount_pence: i64,
+    pub status: String,
+    pub page_token: String,
+    pub return_url: Option<String>,
+    pub failure_reason: Option<String>,
+    pub card_last4: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+const PERMIT_SELECT: &str = "SELECT p.id, p.reference, p.account_id, p.permit_type, p.registration, \
+    p.address_line1, p.address_street, p.address_town, p.address_postcode, p.household_key, \
+    p.zone_code, p.zone_name, p.starts_on, p.expires_on, p.state, p.price_pence, p.renewal_of, \
+    p.carer_evidence, p.refund_pence, p.cancelled_on, p.created_at, p.updated_at, \
+    (SELECT r.id FROM permits r WHERE r.renewal_of = p.id AND r.state = 'active') AS renewed_by \
+    FROM permits p";
+
+const PAYMENT_SELECT: &str = "SELECT id, permit_id, account_id, amount_pence, status, page_token, \
+    return_url, failure_reason, card_last4, created_at, expires_at, completed_at FROM payments";
+
+fn state_code(state: PermitState) -> &'static str {
+    match state {
+        PermitState::AwaitingPayment => "awaiting_payment",
+        PermitState::Active => "active",
+        PermitState::PaymentFailed => "payment_failed",
+        PermitState::Cancelled => "cancelled",
+    }
+}
+
+pub fn today(state: &AppState) -> (DateTime<Utc>, NaiveDate) {
+    let now = state.clock.now();
+    (now, uk_local_date(now))
+}
+
+// ---------------------------------------------------------------- accounts and sessions
+
+pub fn parse_address(input: &PostalAddress) -> Result<Address> {
+    let field = |value: &str, name: &str| -> Result<String> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err(Error::Validation(format!("Enter the {name} of your address.")));
+        }
+        if trimmed.chars().count() > 100 {
+            return Err(Error::Validation(format!(
+                "The {name} of your address must be 100 characters or fewer."
+            )));
+        }
+        Ok(trimmed.to_string())
+    };
+    Ok(Address {
+        line1: field(&input.line1, "house number or name")?,
+        street: field(&input.street, "street")?,
+        town: field(&input.town, "town")?,
+        postcode: Postcode::parse(&input.postcode)?,
+    })
+}
+
+pub fn normalise_email(input: &str, what: &str) -> Result<String> {
+    let email = input.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+            }
+            None => false,
+        };
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::Validation(format!(
+            "Enter {what} in the correct format, like name@example.com."
+        )))
+    }
+}
+
+fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::Validation("Enter your full name.".into()));
+    }
+    if name.chars().count() > 100 {
+        return Err(Error::Validation("Your name must be 100 characters or fewer.".into()));
+    }
+    Ok(name.to_string())
+}
+
+fn check_date_of_birth(dob: Option<NaiveDate>, today: NaiveDate) -> Result<Option<NaiveDate>> {
+    match dob {
+        Some(d) if d > today => Err(Error::Validation(
+            "Your date of birth must be in the past.".into(),
+        )),
+        Some(d) if today.years_since(d).unwrap_or(0) > 130 => Err(Error::Validation(
+            "Check your date of birth: it is more than 130 years ago.".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
+pub async fn register(state: &AppState, req: RegisterRequest) -> Result<AccountRow> {
+    let (now, today) = today(state);
+    let email = normalise_email(&req.email, "an email address")?;
+    let password_length = req.password.chars().count();
+    if password_length < 10 {
+        return Err(Error::Validation(
+            "Your password must be at least 10 characters long.".into(),
+        ));
+    }
+    if password_length > 128 {
+        return Err(Error::Validation(
+            "Your password must be 128 characters or fewer.".into(),
+        ));
+    }
+    let name = check_name(&req.name)?;
+    let address = parse_address(&req.address)?;
+    let date_of_birth = check_date_of_birth(req.date_of_birth, today)?;
+    let reminder_email = req
+        .reminder_email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| normalise_email(e, "the email address for reminders"))
+        .transpose()?;
+    let password_hash = auth::hash_password(req.password).await?;
+    insert_account(
+        state,
+        NewAccount {
+            email,
+            password_hash,
+            name,
+            address,
+            date_of_birth,
+            reminder_email,
+            role: "resident",
+            created_at: now,
+        },
+    )
+    .await
+}
+
+pub struct NewAccount {
+    pub email: String,
+    pub password_hash: String,
+    pub name: String,
+    pub address: Address,
+    pub date_of_birth: Option<NaiveDate>,
+    pub reminder_email: Option<String>,
+    pub role: &'static str,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert_account(state: &AppState, new: NewAccount) -> Result<AccountRow> {
+    let id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO accounts (id, email, password_hash, name, address_line1, address_street, \
+         address_town, address_postcode, household_key, date_of_birth, reminder_email, role, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&id)
+    .bind(&new.email)
+    .bind(&new.password_hash)
+    .bind(&new.name)
+    .bind(&new.address.line1)
+    .bind(&new.address.street)
+    .bind(&new.address.town)
+    .bind(new.address.postcode.to_string())
+    .bind(new.address.household_key())
+    .bind(new.date_of_birth.map(date_text))
+    .bind(new.reminder_email.clone())
+    .bind(new.role)
+    .bind(millis(new.created_at))
+    .execute(state.store.pool())
+    .await;
+    match inserted {
+        Ok(_) => account_by_id(state, &id).await,
+        Err(e) if is_unique_violation(&e) => Err(Error::Conflict(
+            "There is already an account with that email address. Sign in instead.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+const ACCOUNT_SELECT: &str = "SELECT id, email, password_hash, name, address_line1, address_street, \
+    address_town, address_postcode, household_key, date_of_birth, reminder_email, role, created_at \
+    FROM accounts";
+
+pub async fn account_by_id(state: &AppState, id: &str) -> Result<AccountRow> {
+    sqlx::query_as::<_, AccountRow>(&format!("{ACCOUNT_SELECT} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(state.store.pool())
+        .await?
+        .ok_or_else(|| Error::Unauthorised("Your account no longer exists.".into()))
+}
+
+pub async fn sign_in(state: &AppState, req: SignInRequest) -> Result<Session> {
+    let (now, _) = today(state);
+    let email = req.email.trim().to_lowercase();
+    let account = sqlx::query_as::<_, AccountRow>(&format!("{ACCOUNT_SELECT} WHERE email = $1"))
+        .bind(&email)
+        .fetch_optional(state.store.pool())
+        .await?;
+    let ok = auth::verify_password(req.password, account.as_ref().map(|a| a.password_hash.clone()))
+        .await?;
+    let account = match (ok, account) {
+        (true, Some(account)) => account,
+        _ => {
+            return Err(Error::Unauthorised(
+                "The email address or password is not right. Check them and try again.".into(),
+            ))
+        }
+    };
+    let token = auth::new_token();
+    let expires_at = now + Duration::days(auth::SESSION_DAYS);
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(auth::token_hash(&token))
+    .bind(&account.id)
+    .bind(millis(now))
+    .bind(millis(expires_at))
+    .execute(state.store.pool())
+    .await?;
+    Ok(Session {
+        token,
+        expires_at,
+        profile: views::profile(state, &account),
+    })
+}
+
+#[derive(FromRow)]
+struct SessionRow {
+    account_id: String,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<AccountRow> {
+    let (now, _) = today(state);
+    let session = sqlx::query_as::<_, SessionRow>(
+        "SELECT account_id, expires_at, revoked_at FROM sessions WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(state.store.pool())
+    .await?;
+    match session {
+        None => Err(Error::Unauthorised(
+            "You are not signed in, or your session has ended. Sign in again.".into(),
+        )),
+        Some(s) if s.revoked_at.is_some() => Err(Error::Unauthorised(
+            "You signed out of this session. Sign in again to continue.".into(),
+        )),
+        Some(s) if s.expires_at <= millis(now) => Err(Error::Unauthorised(
+            "Your session has expired. Sign in again to continue.".into(),
+        )),
+        Some(s) => account_by_id(state, &s.account_id).await,
+    }
+}
+
+pub async fn sign_out(state: &AppState, token_hash: &str) -> Result<()> {
+    let (now, _) = today(state);
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+        .bind(millis(now))
+        .bind(token_hash)
+        .execute(state.store.pool())
+        .await?;
+    Ok(())
+}
+
+pub async fn update_profile(
+    state: &AppState,
+    account: &AccountRow,
+    update: ProfileUpdate,
+) -> Result<AccountRow> {
+    let (_, today) = today(state);
+    let name = match update.name {
+        Some(n) => check_name(&n)?,
+        None => account.name.clone(),
+    };
+    let date_of_birth = match update.date_of_birth {
+        Some(d) => check_date_of_birth(Some(d), today)?.map(date_text),
+        None => account.date_of_birth.clone(),
+    };
+    let reminder_email = match update.reminder_email {
+        Some(Some(e)) if !e.trim().is_empty() => {
+            Some(normalise_email(&e, "the email address for reminders")?)
+        }
+        Some(_) => None,
+        None => account.reminder_email.clone(),
+    };
+    sqlx::query("UPDATE accounts SET name = $1, date_of_birth = $2, reminder_email = $3 WHERE id = $4")
+        .bind(name)
+        .bind(date_of_birth)
+        .bind(reminder_email)
+        .bind(&account.id)
+        .execute(state.store.pool())
+        .await?;
+    account_by_id(state, &account.id).await
+}
+
+// ---------------------------------------------------------------- permits
+
+pub async fn permits_for(state: &AppState, account_id: &str) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
+    let permits = sqlx::query_as::<_, PermitRow>(&format!(
+        "{PERMIT_SELECT} WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC"
+    ))
+    .bind(account_id)
+    .fetch_all(state.store.pool())
+    .await?;
+    let events = sqlx::query_as::<_, EventRow>(
+        "SELECT e.permit_id, e.at, e.kind, e.detail FROM permit_events e \
+         JOIN permits p ON p.id = e.permit_id WHERE p.account_id = $1 ORDER BY e.at, e.id",
+    )
+    .bind(account_id)
+    .fetch_all(state.store.pool())
+    .await?;
+    Ok((permits, events))
+}
+
+/// One of the account's permits; someone else's permit is "not found", never "forbidden", so
+/// its existence is not revealed.
+pub async fn permit_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> Result<PermitRow> {
+    sqlx::query_as::<_, PermitRow>(&format!("{PERMIT_SELECT} WHERE p.id = $1 AND p.account_id = $2"))
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(Error::permit_not_found)
+}
+
+pub async fn permit_view(state: &AppState, account_id: &str, id: &str) -> Result<Permit> {
+    let mut conn = state.store.pool().acquire().await?;
+    let row = permit_of(&mut conn, account_id, id).await?;
+    let events = sqlx::query_as::<_, EventRow>(
+        "SELECT permit_id, at, kind, detail FROM permit_events WHERE permit_id = $1 ORDER BY at, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    views::permit(state, &row, &events)
+}
+
+struct PreparedPurchase {
+    terms: PermitTypeTerms,
+    registration: Registration,
+    address: Address,
+    zone: Zone,
+    term: Term,
+    carer_evidence: Option<String>,
+}
+
+fn prepare_purchase(
+    state: &AppState,
+    account: &AccountRow,
+    req: &PermitRequest,
+    today: NaiveDate,
+) -> Result<PreparedPurchase> {
+    let terms = state
+        .council
+        .tariff
+        .terms(req.permit_type)
+        .cloned()
+        .ok_or_else(|| {
+            Error::Validation(format!(
+                "{} does not offer the {}.",
+                state.council.tariff.council_name,
+                req.permit_type.label()
+            ))
+        })?;
+    let registration = Registration::parse(&req.registration)?;
+    let address = account.address()?;
+    let zone = state.council.streets.zone_for(&address)?;
+    let carer_evidence = req
+        .carer_evidence
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string);
+    if carer_evidence.as_ref().is_some_and(|e| e.chars().count() > 500) {
+        return Err(Error::Validation(
+            "Keep the carer details to 500 characters or fewer.".into(),
+        ));
+    }
+    check_eligibility(
+        &terms,
+        &state.council.pension_ages,
+        account.date_of_birth()?,
+        carer_evidence.as_deref(),
+        today,
+    )?;
+    let term = Term::starting(today, terms.term_months);
+    Ok(PreparedPurchase {
+        terms,
+        registration,
+        address,
+        zone,
+        term,
+        carer_evidence,
+    })
+}
+
+pub async fn quote(state: &AppState, account: &AccountRow, req: &PermitRequest) -> Result<PermitQuote> {
+    let (_, today) = today(state);
+    let p = prepare_purchase(state, account, req, today)?;
+    Ok(PermitQuote {
+        permit_type: p.terms.permit_type,
+        registration: p.registration.canonical(),
+        zone: ZoneView {
+            code: p.zone.code,
+            name: p.zone.name,
+        },
+        address: views::postal(&p.address),
+        price_pence: p.terms.price.pence(),
+        starts_on: p.term.starts_on,
+        expires_on: p.term.expires_on,
+    })
+}
+
+/// Takes the household's lock: the first statement of every permit-changing transaction.
+async fn lock_household(conn: &mut AnyConnection, household_key: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO households (household_key, version) VALUES ($1, 0) ON CONFLICT (household_key) DO NOTHING",
+    )
+    .bind(household_key)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE households SET version = version + 1 WHERE household_key = $1")
+        .bind(household_key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Payments left unpaid past their deadline fail, and their permits with them.
+pub async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<u64> {
+    let now_ms = millis(now);
+    sqlx::query(
+        "UPDATE permits SET state = 'payment_failed', updated_at = $1 WHERE state = 'awaiting_payment' \
+         AND id IN (SELECT permit_id FROM payments WHERE status = 'created' AND expires_at <= $1)",
+    )
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    let done = sqlx::query(
+        "UPDATE payments SET status = 'failed', completed_at = $1, failure_reason = $2 \
+         WHERE status = 'created' AND expires_at <= $1",
+    )
+    .bind(now_ms)
+    .bind("The payment was not finished in time, so nothing was taken and the permit was not issued.")
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+async fn add_event(
+    conn: &mut AnyConnection,
+    permit_id: &str,
+    at: DateTime<Utc>,
+    kind: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO permit_events (id, permit_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(new_id())
+        .bind(permit_id)
+        .bind(millis(at))
+        .bind(kind)
+        .bind(detail)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn new_reference() -> String {
+    // No 0/O or 1/I, so a reference read over the phone is unambiguous.
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut rng = rand::thread_rng();
+    let code: String = (0..8)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("KP-{code}")
+}
+
+struct NewPermit<'a> {
+    account: &'a AccountRow,
+    prepared_type: &'a PermitTypeTerms,
+    registration: &'a Registration,
+    address: &'a Address,
+    zone: &'a Zone,
+    term: Term,
+    renewal_of: Option<&'a str>,
+    carer_evidence: Option<&'a str>,
+    return_url: Option<&'a str>,
+}
+
+/// Inserts the permit (active at once when free) and, when there is something to pay, its
+/// payment. Returns the permit id and the payment id.
+async fn insert_permit(
+    conn: &mut AnyConnection,
+    state: &AppState,
+    new: NewPermit<'_>,
+    now: DateTime<Utc>,
+) -> Result<(String, Option<String>)> {
+    let id = new_id();
+    let price = new.prepared_type.price;
+    let free = price == Money::ZERO;
+    let permit_state = if free {
+        PermitState::Active
+    } else {
+        PermitState::AwaitingPayment
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO permits (id, reference, account_id, permit_type, registration, address_line1, \
+         address_street, address_town, address_postcode, household_key, zone_code, zone_name, starts_on, \
+         expires_on, state, price_pence, renewal_of, carer_evidence, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)",
+    )
+    .bind(&id)
+    .bind(new_reference())
+    .bind(&new.account.id)
+    .bind(new.prepared_type.permit_type.code())
+    .bind(new.registration.as_str())
+    .bind(&new.address.line1)
+    .bind(&new.address.street)
+    .bind(&new.address.town)
+    .bind(new.address.postcode.to_string())
+    .bind(new.address.household_key())
+    .bind(&new.zone.code)
+    .bind(&new.zone.name)
+    .bind(date_text(new.term.starts_on))
+    .bind(date_text(new.term.expires_on))
+    .bind(state_code(permit_state))
+    .bind(price.pence())
+    .bind(new.renewal_of)
+    .bind(new.carer_evidence)
+    .bind(millis(now))
+    .execute(&mut *conn)
+    .await;
+    if let Err(e) = inserted {
+        if is_unique_violation(&e) && new.renewal_of.is_some() {
+            return Err(Error::Conflict(
+                "This permit is already being renewed. Refresh to see the renewal.".into(),
+            ));
+        }
+        return Err(e.into());
+    }
+    let what = match new.renewal_of {
+        Some(_) => "Renewal",
+        None => "Permit",
+    };
+    add_event(
+        conn,
+        &id,
+        now,
+        "created",
+        &format!(
+            "{what} for {} requested, valid {} to {}.",
+            new.registration,
+            kerbside_rules::format_uk_date(new.term.starts_on),
+            kerbside_rules::format_uk_date(new.term.expires_on)
+        ),
+    )
+    .await?;
+    if free {
+        add_event(conn, &id, now, "issued", "Issued free of charge.").await?;
+        return Ok((id, None));
+    }
+    let payment_id = new_id();
+    sqlx::query(
+        "INSERT INTO payments (id, permit_id, account_id, amount_pence, status, page_token, return_url, \
+         created_at, expires_at) VALUES ($1, $2, $3, $4, 'created', $5, $6, $7, $8)",
+    )
+    .bind(&payment_id)
+    .bind(&id)
+    .bind(&new.account.id)
+    .bind(price.pence())
+    .bind(auth::new_token())
+    .bind(new.return_url)
+    .bind(millis(now))
+    .bind(millis(now + Duration::minutes(PAYMENT_MINUTES)))
+    .execute(&mut *conn)
+    .await?;
+    let _ = state;
+    Ok((id, Some(payment_id)))
+}
+
+fn check_return_url(url: Option<&str>) -> Result<Option<&str>> {
+    match url.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Ok(None),
+        Some(u)
+            if u.len() <= 500
+                && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+                && u.split_once("://").is_some_and(|(scheme, _)| {
+                    !scheme.is_empty()
+                        && !scheme.eq_ignore_ascii_case("javascript")
+                        && !scheme.eq_ignore_ascii_case("data")
+                        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+                }) =>
+        {
+            Ok(Some(u))
+        }
+        Some(_) => Err(Error::Validation(
+            "The return address for the payment page is not a valid link.".into(),
+        )),
+    }
+}
+
+async fn purchase_view(
+    state: &AppState,
+    account_id: &str,
+    permit_id: &str,
+    payment_id: Option<&str>,
+) -> Result<Purchase> {
+    let permit = permit_view(state, account_id, permit_id).await?;
+    let payment = match payment_id {
+        Some(pid) => Some(payment_view(state, account_id, pid).await?),
+        None => None,
+    };
+    Ok(Purchase { permit, payment })
+}
+
+pub async fn buy(state: &AppState, account: &AccountRow, req: &PermitRequest) -> Result<Purchase> {
+    let (now, today) = today(state);
+    let p = prepare_purchase(state, account, req, today)?;
+    let return_url = check_return_url(req.return_url.as_deref())?;
+    let household = p.address.household_key();
+    let mut tx = state.store.pool().begin().await?;
+    lock_household(&mut tx, &household).await?;
+    fail_expired_payments(&mut tx, now).await?;
+    let today_text = date_text(today);
+    let current: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM permits WHERE household_key = $1 AND permit_type = $2 \
+         AND state IN ('awaiting_payment', 'active') AND starts_on <= $3 AND expires_on >= $3",
+    )
+    .bind(&household)
+    .bind(p.terms.permit_type.code())
+    .bind(&today_text)
+    .fetch_one(&mut *tx)
+    .await?;
+    check_household_limit(&p.terms, u32::try_from(current).unwrap_or(u32::MAX))?;
+    let (permit_id, payment_id) = insert_permit(
+        &mut tx,
+        state,
+        NewPermit {
+            account,
+            prepared_type: &p.terms,
+            registration: &p.registration,
+            address: &p.address,
+            zone: &p.zone,
+            term: p.term,
+            renewal_of: None,
+            carer_evidence: p.carer_evidence.as_deref(),
+            return_url,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    purchase_view(state, &account.id, &permit_id, payment_id.as_deref()).await
+}
+
+pub async fn change_registration(
+    state: &AppState,
+    account: &AccountRow,
+    permit_id: &str,
+    registration: &str,
+) -> Result<Permit> {
+    let (now, today) = today(state);
+    let registration = Registration::parse(registration)?;
+    let mut tx = state.store.pool().begin().await?;
+    lock_household(&mut tx, &account.household_key).await?;
+    let row = permit_of(&mut tx, &account.id, permit_id).await?;
+    check_action(row.status(today)?, PermitAction::EditRegistration)?;
+    let old = Registration::parse(&row.registration)?;
+    if old == registration {
+        return Err(Error::Validation(format!(
+            "This permit is already for {registration}. Enter the new registration number."
+        )));
+    }
+    sqlx::query("UPDATE permits SET registration = $1, updated_at = $2 WHERE id = $3")
+        .bind(registration.as_str())
+        .bind(millis(now))
+        .bind(&row.id)
+        .execute(&mut *tx)
+        .await?;
+    add_event(
+        &mut tx,
+        &row.id,
+        now,
+        "registration_changed",
+        &format!("Registration changed from {old} to {registration}."),
+    )
+    .await?;
+    tx.commit().await?;
+    permit_view(state, &account.id, permit_id).await
+}
+
+pub async fn renew(
+    state: &AppState,
+    account: &AccountRow,
+    permit_id: &str,
+    req: &RenewalRequest,
+) -> Result<Purchase> {
+    let (now, today) = today(state);
+    let return_url = check_return_url(req.return_url.as_deref())?;
+    let mut tx = state.store.pool().begin().await?;
+    lock_household(&mut tx, &account.household_key).await?;
+    fail_expired_payments(&mut tx, now).await?;
+    let row = permit_of(&mut tx, &account.id, permit_id).await?;
+    let permit_type = row.permit_type()?;
+    let status = row.status(today)?;
+    if let Some(renewal) = &row.renewed_by {
+        return Err(Error::Conflict(format!(
+            "This permit has already been renewed (see permit {renewal})."
+        )));
+    }
+    // A renewal already waiting for payment is handed back, not duplicated.
+    let pending: Option<(String, String)> = sqlx::query_as(
+        "SELECT p.id, y.id FROM permits p JOIN payments y ON y.permit_id = p.id \
+         WHERE p.renewal_of = $1 AND p.state = 'awaiting_payment' AND y.status = 'created'",
+    )
+    .bind(&row.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((pending_permit, pending_payment)) = pending {
+        tx.commit().await?;
+        return purchase_view(state, &account.id, &pending_permit, Some(&pending_payment)).await;
+    }
+    check_action(status, PermitAction::Renew)?;
+    let terms = state.council.tariff.terms(permit_type).cloned().ok_or_else(|| {
+        Error::Conflict(format!(
+            "{} no longer offers the {}, so it cannot be renewed.",
+            state.council.tariff.council_name,
+            permit_type.label()
+        ))
+    })?;
+    let next = check_renewal(&row.term()?, terms.term_months, today)?;
+    let registration = Registration::parse(&row.registration)?;
+    let address = Address {
+        line1: row.address_line1.clone(),
+        street: row.address_street.clone(),
+        town: row.address_town.clone(),
+        postcode: Postcode::parse(&row.address_postcode)?,
+    };
+    let zone = Zone {
+        code: row.zone_code.clone(),
+        name: row.zone_name.clone(),
+    };
+    let (new_id, payment_id) = insert_permit(
+        &mut tx,
+        state,
+        NewPermit {
+            account,
+            prepared_type: &terms,
+            registration: &registration,
+            address: &address,
+            zone: &zone,
+            term: next,
+            renewal_of: Some(&row.id),
+            carer_evidence: row.carer_evidence.as_deref(),
+            return_url,
+        },
+        now,
+    )
+    .await?;
+    if payment_id.is_none() {
+        add_event(&mut tx, &row.id, now, "renewed", &renewed_detail(&next)).await?;
+    }
+    tx.commit().await?;
+    purchase_view(state, &account.id, &new_id, payment_id.as_deref()).await
+}
+
+fn renewed_detail(next: &Term) -> String {
+    format!(
+        "Renewed: the next permit runs from {} to {}.",
+        kerbside_rules::format_uk_date(next.starts_on),
+        kerbside_rules::format_uk_date(next.expires_on)
+    )
+}
+
+fn refund_for(state: &AppState, row: &PermitRow, today: NaiveDate) -> Result<(Money, String)> {
+    let permit_type = row.permit_type()?;
+    let policy = state
+        .council
+        .tariff
+        .terms(permit_type)
+        .map(|t| t.refund_policy.clone())
+        .unwrap_or(kerbside_rules::RefundPolicy::NonRefundable);
+    let refund = quote_refund(&policy, Money(row.price_pence), &row.term()?, today);
+    Ok((refund, policy.describe()))
+}
+
+pub async fn refund_quote(state: &AppState, account: &AccountRow, permit_id: &str) -> Result<RefundQuote> {
+    let (_, today) = today(state);
+    let mut conn = state.store.pool().acquire().await?;
+    let row = permit_of(&mut conn, &account.id, permit_id).await?;
+    check_action(row.status(today)?, PermitAction::Cancel)?;
+    let (refund, terms) = refund_for(state, &row, today)?;
+    Ok(RefundQuote {
+        permit_id: row.id,
+        refund_pence: refund.pence(),
+        paid_pence: row.price_pence,
+        cancel_on: today,
+        refund_terms: terms,
+    })
+}
+
+pub async fn cancel(
+    state: &AppState,
+    account: &AccountRow,
+    permit_id: &str,
+    req: &CancellationRequest,
+) -> Result<Cancellation> {
+    let (now, today) = today(state);
+    let mut tx = state.store.pool().begin().await?;
+    lock_household(&mut tx, &account.household_key).await?;
+    let row = permit_of(&mut tx, &account.id, permit_id).await?;
+    check_action(row.status(today)?, PermitAction::Cancel)?;
+    let new_state = row.state()?.apply(PermitEvent::Cancel)?;
+    let (refund, _) = refund_for(state, &row, today)?;
+    if let Some(expected) = req.expected_refund_pence {
+        if expected != refund.pence() {
+            return Err(Error::Conflict(format!(
+                "The refund is now {refund}, not the {} you were shown. Check the new amount and confirm again.",
+                Money(expected)
+            )));
+        }
+    }
+    sqlx::query(
+        "UPDATE permits SET state = $1, refund_pence = $2, cancelled_on = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(state_code(new_state))
+    .bind(refund.pence())
+    .bind(date_text(today))
+    .bind(millis(now))
+    .bind(&row.id)
+    .execute(&mut *tx)
+    .await?;
+    let paid_with: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM payments WHERE permit_id = $1 AND status = 'succeeded'",
+    )
+    .bind(&row.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO refunds (id, permit_id, payment_id, amount_pence, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(new_id())
+    .bind(&row.id)
+    .bind(paid_with)
+    .bind(refund.pence())
+    .bind(millis(now))
+    .execute(&mut *tx)
+    .await?;
+    add_event(
+        &mut tx,
+        &row.id,
+        now,
+        "cancelled",
+        &format!(
+            "Cancelled on {}. Refund: {refund}.",
+            kerbside_rules::format_uk_date(today)
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let permit = permit_view(state, &account.id, permit_id).await?;
+    Ok(Cancellation {
+        permit,
+        refund_pence: refund.pence(),
+    })
+}
+
+// ---------------------------------------------------------------- payments
+
+pub async fn payment_row(state: &AppState, id: &str) -> Result<Option<PaymentRow>> {
+    Ok(sqlx::query_as::<_, PaymentRow>(&format!("{PAYMENT_SELECT} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(state.store.pool())
+        .await?)
+}
+
+/// The payment as its owner sees it; a payment left unpaid past its deadline is failed first.
+pub async fn payment_view(state: &AppState, account_id: &str, id: &str) -> Result<Payment> {
+    let (now, _) = today(state);
+    let mut row = payment_row(state, id)
+        .await?
+        .filter(|p| p.account_id == account_id)
+        .ok_or_else(|| Error::NotFound("No payment with that reference was found on your account.".into()))?;
+    if row.status == "created" && row.expires_at <= millis(now) {
+        let mut conn = state.store.pool().acquire().await?;
+        fail_expired_payments(&mut conn, now).await?;
+        row = payment_row(state, id).await?.ok_or_else(Error::permit_not_found)?;
+    }
+    Ok(views::payment(state, &row))
+}
+
+/// What the sandbox card network said.
+pub enum CardOutcome {
+    Approved { last4: String },
+    Declined { reason: String },
+}
+
+/// Records the outcome of the hosted page; the permit becomes active in the same transaction
+/// as the payment succeeds. A second submission of a finished payment changes nothing.
+pub async fn complete_payment(state: &AppState, payment_id: &str, outcome: CardOutcome) -> Result<PaymentRow> {
+    let (now, today) = today(state);
+    let payment = payment_row(state, payment_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("That payment was not found.".into()))?;
+    let owner = account_by_id(state, &payment.account_id).await?;
+    let mut tx = state.store.pool().begin().await?;
+    lock_household(&mut tx, &owner.household_key).await?;
+    fail_expired_payments(&mut tx, now).await?;
+    let (status, reason, last4) = match &outcome {
+        CardOutcome::Approved { last4 } => ("succeeded", None, Some(last4.as_str())),
+        CardOutcome::Declined { reason } => ("failed", Some(reason.as_str()), None),
+    };
+    let updated = sqlx::query(
+        "UPDATE payments SET status = $1, failure_reason = $2, card_last4 = $3, completed_at = $4 \
+         WHERE id = $5 AND status = 'created'",
+    )
+    .bind(status)
+    .bind(reason)
+    .bind(last4)
+    .bind(millis(now))
+    .bind(payment_id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        let row = permit_of(&mut tx, &owner.id, &payment.permit_id).await?;
+        let event = match outcome {
+            CardOutcome::Approved { .. } => PermitEvent::PaymentSucceeded,
+            CardOutcome::Declined { .. } => PermitEvent::PaymentFailed,
+        };
+        let new_state = row.state()?.apply(event)?;
+        sqlx::query("UPDATE permits SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state_code(new_state))
+            .bind(millis(now))
+            .bind(&row.id)
+            .execute(&mut *tx)
+            .await?;
+        let amount = Money(payment.amount_pence);
+        match (&outcome, &row.renewal_of) {
+            (CardOutcome::Approved { last4 }, renewal_of) => {
+                add_event(&mut tx, &row.id, now, "paid", &format!("Paid {amount} by card ending {last4}.")).await?;
+                if let Some(original) = renewal_of {
+                    add_event(&mut tx, original, now, "renewed", &renewed_detail(&row.term()?)).await?;
+                }
+            }
+            (CardOutcome::Declined { reason }, _) => {
+                add_event(&mut tx, &row.id, now, "payment_failed", reason).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    let _ = today;
+    payment_row(state, payment_id)
+        .await?
+        .ok_or_else(|| Error::Internal("payment vanished".into()))
+}
+
+pub fn history(events: &[EventRow], permit_id: &str) -> Vec<PermitHistoryEntry> {
+    events
+        .iter()
+        .filter(|e| e.permit_id == permit_id)
+        .map(|e| PermitHistoryEntry {
+            at: from_millis(e.at),
+            kind: e.kind.clone(),
+            detail: e.detail.clone(),
+        })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! Kerbside permit rules (being written).
