@@ -70,11 +70,13 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stops accepting connections and waits for the server task to end.
     pub async fn stop(mut self) {
+        self.sweeper.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -84,6 +86,7 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        self.sweeper.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -123,11 +126,30 @@ pub async fn spawn(
             tracing::error!(%error, "council server stopped with an error");
         }
     });
+    let sweeper = tokio::spawn(sweep_expired_payments(state.clone()));
     Ok(RunningServer {
         addr,
         url,
         state,
         shutdown: Some(tx),
         task,
+        sweeper,
     })
+}
+
+/// Fails payments left unpaid past their deadline once a minute, so a permit never sits
+/// "awaiting payment" for ever. Safe on several instances: the update is conditional.
+async fn sweep_expired_payments(state: AppState) {
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        let swept = async {
+            let mut conn = state.store.pool().acquire().await?;
+            service::fail_expired_payments(&mut conn, state.clock.now()).await
+        }
+        .await;
+        if let Err(error) = swept {
+            tracing::warn!(%error, "sweeping expired payments failed");
+        }
+    }
 }
