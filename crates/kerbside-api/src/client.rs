@@ -17,7 +17,9 @@ pub enum ClientError {
     Offline,
     #[error("{0}")]
     Api(ApiError),
-    #[error("The council's permit service sent an answer Kerbside did not understand. Try again later.")]
+    #[error(
+        "The council's permit service sent an answer Kerbside did not understand. Try again later."
+    )]
     UnexpectedResponse(String),
 }
 
@@ -80,7 +82,11 @@ impl CouncilClient {
         self.send(self.request(Method::GET, "/council", None)).await
     }
 
-    pub async fn register(&self, body: &RegisterRequest, key: &str) -> Result<Profile, ClientError> {
+    pub async fn register(
+        &self,
+        body: &RegisterRequest,
+        key: &str,
+    ) -> Result<Profile, ClientError> {
         self.send(self.mutate(Method::POST, "/accounts", None, key).json(body))
             .await
     }
@@ -96,7 +102,8 @@ impl CouncilClient {
     }
 
     pub async fn profile(&self, token: &str) -> Result<Profile, ClientError> {
-        self.send(self.request(Method::GET, "/me", Some(token))).await
+        self.send(self.request(Method::GET, "/me", Some(token)))
+            .await
     }
 
     pub async fn update_profile(
@@ -105,8 +112,11 @@ impl CouncilClient {
         body: &ProfileUpdate,
         key: &str,
     ) -> Result<Profile, ClientError> {
-        self.send(self.mutate(Method::PATCH, "/me", Some(token), key).json(body))
-            .await
+        self.send(
+            self.mutate(Method::PATCH, "/me", Some(token), key)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn permits(&self, token: &str) -> Result<PermitList, ClientError> {
@@ -119,7 +129,11 @@ impl CouncilClient {
             .await
     }
 
-    pub async fn quote(&self, token: &str, body: &PermitRequest) -> Result<PermitQuote, ClientError> {
+    pub async fn quote(
+        &self,
+        token: &str,
+        body: &PermitRequest,
+    ) -> Result<PermitQuote, ClientError> {
         self.send(
             self.request(Method::POST, "/permits/quote", Some(token))
                 .json(body),
@@ -133,8 +147,11 @@ impl CouncilClient {
         body: &PermitRequest,
         key: &str,
     ) -> Result<Purchase, ClientError> {
-        self.send(self.mutate(Method::POST, "/permits", Some(token), key).json(body))
-            .await
+        self.send(
+            self.mutate(Method::POST, "/permits", Some(token), key)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn change_registration(
@@ -157,13 +174,17 @@ impl CouncilClient {
         key: &str,
     ) -> Result<Purchase, ClientError> {
         let path = format!("/permits/{id}/renewal");
-        self.send(self.mutate(Method::POST, &path, Some(token), key).json(body))
-            .await
+        self.send(
+            self.mutate(Method::POST, &path, Some(token), key)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn refund_quote(&self, token: &str, id: &str) -> Result<RefundQuote, ClientError> {
         let path = format!("/permits/{id}/refund-quote");
-        self.send(self.request(Method::GET, &path, Some(token))).await
+        self.send(self.request(Method::GET, &path, Some(token)))
+            .await
     }
 
     pub async fn cancel(
@@ -174,8 +195,11 @@ impl CouncilClient {
         key: &str,
     ) -> Result<Cancellation, ClientError> {
         let path = format!("/permits/{id}/cancellation");
-        self.send(self.mutate(Method::POST, &path, Some(token), key).json(body))
-            .await
+        self.send(
+            self.mutate(Method::POST, &path, Some(token), key)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn payment(&self, token: &str, id: &str) -> Result<Payment, ClientError> {

@@ -62,7 +62,8 @@ impl OffsetClock {
 
 impl Clock for OffsetClock {
     fn now(&self) -> DateTime<Utc> {
-        let elapsed = Duration::from_std(self.started.elapsed()).unwrap_or_else(|_| Duration::zero());
+        let elapsed =
+            Duration::from_std(self.started.elapsed()).unwrap_or_else(|_| Duration::zero());
         self.started_at + elapsed
     }
 }
@@ -71,7 +72,9 @@ impl Clock for OffsetClock {
 pub fn parse_clock_setting(value: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(value.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("'{value}' is not an RFC 3339 time such as 2027-03-01T09:00:00Z ({e})"))
+        .map_err(|e| {
+            format!("'{value}' is not an RFC 3339 time such as 2027-03-01T09:00:00Z ({e})")
+        })
 }
 
 #[cfg(test)]

@@ -110,8 +110,14 @@ mod tests {
     async fn a_password_verifies_only_against_its_own_hash() {
         let hash = hash_password("correct horse battery".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery".into(), Some(hash.clone())).await.unwrap());
-        assert!(!verify_password("wrong horse battery".into(), Some(hash)).await.unwrap());
+        assert!(
+            verify_password("correct horse battery".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!verify_password("wrong horse battery".into(), Some(hash))
+            .await
+            .unwrap());
         assert!(!verify_password("anything".into(), None).await.unwrap());
     }
 }

@@ -23,14 +23,21 @@ const MAX_KEY_LENGTH: usize = 255;
 const MAX_BODY: usize = 1024 * 1024;
 
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         return next.run(request).await;
     }
     let Some(key) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
         return next.run(request).await;
     };
     let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LENGTH && k.chars().all(|c| c.is_ascii_graphic()) => {
+        Ok(k)
+            if !k.is_empty()
+                && k.len() <= MAX_KEY_LENGTH
+                && k.chars().all(|c| c.is_ascii_graphic()) =>
+        {
             k.to_string()
         }
         _ => {
@@ -94,7 +101,12 @@ enum Reservation {
     Replay(Response),
 }
 
-async fn reserve(state: &AppState, scope: &str, key: &str, fingerprint: &str) -> Result<Reservation, Error> {
+async fn reserve(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Reservation, Error> {
     let now = millis(state.clock.now());
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
@@ -130,16 +142,23 @@ async fn reserve(state: &AppState, scope: &str, key: &str, fingerprint: &str) ->
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = Response::new(Body::from(body.unwrap_or_default()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     Ok(Reservation::Replay(response))
 }
 
-async fn record(state: &AppState, scope: &str, key: &str, status: StatusCode, body: &[u8]) -> Result<(), Error> {
+async fn record(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<(), Error> {
     sqlx::query("UPDATE idempotency_keys SET status = $1, body = $2 WHERE scope = $3 AND key = $4")
         .bind(i64::from(status.as_u16()))
         .bind(String::from_utf8_lossy(body).into_owned())
@@ -151,11 +170,13 @@ async fn record(state: &AppState, scope: &str, key: &str, status: StatusCode, bo
 }
 
 async fn release(state: &AppState, scope: &str, key: &str) {
-    let released = sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL")
-        .bind(scope)
-        .bind(key)
-        .execute(state.store.pool())
-        .await;
+    let released = sqlx::query(
+        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL",
+    )
+    .bind(scope)
+    .bind(key)
+    .execute(state.store.pool())
+    .await;
     if let Err(error) = released {
         tracing::error!(%error, "could not release idempotency key");
     }

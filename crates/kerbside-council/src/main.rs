@@ -14,7 +14,11 @@ use std::sync::Arc;
 #[command(name = "kerbside-council", version)]
 struct Options {
     /// Database: sqlite://FILE (created and migrated on start; WAL) or postgres://USER@HOST:PORT/DB.
-    #[arg(long, env = "KERBSIDE_DATABASE_URL", default_value = "sqlite://kerbside-council.db")]
+    #[arg(
+        long,
+        env = "KERBSIDE_DATABASE_URL",
+        default_value = "sqlite://kerbside-council.db"
+    )]
     database: String,
 
     /// Address to listen on. Port 0 picks a free port; the bound address is printed.
@@ -74,21 +78,33 @@ async fn run(options: Options) -> Result<(), String> {
     };
     let mut council = CouncilConfig::leicester_demo();
     if let Some(path) = &options.tariff {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read tariff {}: {e}", path.display()))?;
-        council.tariff = Tariff::from_toml(&text).map_err(|e| format!("tariff {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read tariff {}: {e}", path.display()))?;
+        council.tariff =
+            Tariff::from_toml(&text).map_err(|e| format!("tariff {}: {e}", path.display()))?;
     }
     if let Some(path) = &options.streets {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read street list {}: {e}", path.display()))?;
-        council.streets = StreetList::from_toml(&text).map_err(|e| format!("street list {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read street list {}: {e}", path.display()))?;
+        council.streets = StreetList::from_toml(&text)
+            .map_err(|e| format!("street list {}: {e}", path.display()))?;
     }
     let store = Store::connect(&options.database)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let server = spawn(options.bind, store, clock, council, options.public_url.clone())
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", options.bind))?;
+    let server = spawn(
+        options.bind,
+        store,
+        clock,
+        council,
+        options.public_url.clone(),
+    )
+    .await
+    .map_err(|e| format!("cannot listen on {}: {e}", options.bind))?;
     if options.seed_demo {
-        let created = seed::seed_demo(&server.state).await.map_err(|e| format!("seeding the demo failed: {e}"))?;
+        let created = seed::seed_demo(&server.state)
+            .await
+            .map_err(|e| format!("seeding the demo failed: {e}"))?;
         if created {
             println!(
                 "demo resident: {} / {} (officer: {} / {})",

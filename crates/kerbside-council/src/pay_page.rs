@@ -42,7 +42,10 @@ pub struct CardForm {
     cardholder_name: String,
 }
 
-async fn show(State(state): State<AppState>, Path((id, token)): Path<(String, String)>) -> Response {
+async fn show(
+    State(state): State<AppState>,
+    Path((id, token)): Path<(String, String)>,
+) -> Response {
     match load(&state, &id, &token).await {
         Ok(Some(page)) => render(&state, &page, None, &CardForm::default()),
         Ok(None) => not_found(),
@@ -68,7 +71,12 @@ async fn submit(
         Err(problem) => return render(&state, &page, Some(&problem), &form),
     };
     match service::complete_payment(&state, &page.payment.id, outcome).await {
-        Ok(payment) => render(&state, &Page { payment, ..page }, None, &CardForm::default()),
+        Ok(payment) => render(
+            &state,
+            &Page { payment, ..page },
+            None,
+            &CardForm::default(),
+        ),
         Err(e) => e.into_response(),
     }
 }
@@ -107,26 +115,45 @@ async fn load(state: &AppState, id: &str, token: &str) -> Result<Option<Page>, E
 }
 
 fn check_card(state: &AppState, form: &CardForm) -> Result<CardOutcome, String> {
-    let number: String = form.card_number.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let number: String = form
+        .card_number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     if number.is_empty() {
         return Err("Enter the card number.".into());
     }
-    if !(12..=19).contains(&number.len()) || !number.chars().all(|c| c.is_ascii_digit()) || !luhn_valid(&number) {
+    if !(12..=19).contains(&number.len())
+        || !number.chars().all(|c| c.is_ascii_digit())
+        || !luhn_valid(&number)
+    {
         return Err("Enter a valid card number, like 4444 3333 2222 1111.".into());
     }
-    let month: u32 = form.expiry_month.trim().parse().map_err(|_| "Enter the expiry month as a number, like 04.".to_string())?;
-    let year: i32 = form.expiry_year.trim().parse().map_err(|_| "Enter the expiry year, like 2029.".to_string())?;
+    let month: u32 = form
+        .expiry_month
+        .trim()
+        .parse()
+        .map_err(|_| "Enter the expiry month as a number, like 04.".to_string())?;
+    let year: i32 = form
+        .expiry_year
+        .trim()
+        .parse()
+        .map_err(|_| "Enter the expiry year, like 2029.".to_string())?;
     let year = if year < 100 { 2000 + year } else { year };
     if !(1..=12).contains(&month) {
         return Err("The expiry month must be between 1 and 12.".into());
     }
     let today = uk_local_date(state.clock.now());
     if (year, month) < (today.year(), today.month()) {
-        return Err("The card's expiry date is in the past. Check the date or use another card.".into());
+        return Err(
+            "The card's expiry date is in the past. Check the date or use another card.".into(),
+        );
     }
     let code = form.security_code.trim();
     if !(3..=4).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_digit()) {
-        return Err("Enter the card security code: the last 3 digits on the back of the card.".into());
+        return Err(
+            "Enter the card security code: the last 3 digits on the back of the card.".into(),
+        );
     }
     if form.cardholder_name.trim().is_empty() {
         return Err("Enter the name on the card.".into());
@@ -135,13 +162,16 @@ fn check_card(state: &AppState, form: &CardForm) -> Result<CardOutcome, String> 
     match number.as_str() {
         APPROVED_CARD => Ok(CardOutcome::Approved { last4 }),
         DECLINED_CARD => Ok(CardOutcome::Declined {
-            reason: "Your card was declined. No money was taken; start again to try another card.".into(),
+            reason: "Your card was declined. No money was taken; start again to try another card."
+                .into(),
         }),
         EXPIRED_CARD => Ok(CardOutcome::Declined {
-            reason: "Your card has expired. No money was taken; start again to try another card.".into(),
+            reason: "Your card has expired. No money was taken; start again to try another card."
+                .into(),
         }),
         PROCESSING_ERROR_CARD => Ok(CardOutcome::Declined {
-            reason: "The card payment could not be processed. No money was taken; try again later.".into(),
+            reason: "The card payment could not be processed. No money was taken; try again later."
+                .into(),
         }),
         _ => Err("This is a test payment page: use one of the test cards listed below.".into()),
     }
@@ -153,9 +183,20 @@ fn luhn_valid(digits: &str) -> bool {
         .rev()
         .filter_map(|c| c.to_digit(10))
         .enumerate()
-        .map(|(i, d)| if i % 2 == 1 { let dd = d * 2; if dd > 9 { dd - 9 } else { dd } } else { d })
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                let dd = d * 2;
+                if dd > 9 {
+                    dd - 9
+                } else {
+                    dd
+                }
+            } else {
+                d
+            }
+        })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn escape(text: &str) -> String {
@@ -199,7 +240,12 @@ fn render(state: &AppState, page: &Page, problem: Option<&str>, form: &CardForm)
             "Payment not taken".to_string(),
             format!(
                 r#"<h1>Your payment was not taken</h1><p class="error">{reason}</p><p>Your permit has not been issued.</p>{back}"#,
-                reason = escape(page.payment.failure_reason.as_deref().unwrap_or("The payment failed.")),
+                reason = escape(
+                    page.payment
+                        .failure_reason
+                        .as_deref()
+                        .unwrap_or("The payment failed.")
+                ),
                 back = return_link(&page.payment)
             ),
         ),
@@ -213,7 +259,11 @@ fn render(state: &AppState, page: &Page, problem: Option<&str>, form: &CardForm)
                 })
                 .unwrap_or_default();
             (
-                if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
+                if problem.is_some() {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::OK
+                },
                 format!("Pay {amount}"),
                 format!(
                     r#"{summary}<h1>Enter card details</h1>
@@ -294,7 +344,12 @@ mod tests {
 
     #[test]
     fn the_published_test_cards_pass_the_luhn_check() {
-        for card in [APPROVED_CARD, DECLINED_CARD, EXPIRED_CARD, PROCESSING_ERROR_CARD] {
+        for card in [
+            APPROVED_CARD,
+            DECLINED_CARD,
+            EXPIRED_CARD,
+            PROCESSING_ERROR_CARD,
+        ] {
             assert!(luhn_valid(card), "{card}");
         }
         assert!(!luhn_valid("4444333322221112"));
@@ -302,6 +357,9 @@ mod tests {
 
     #[test]
     fn page_text_is_escaped() {
-        assert_eq!(escape(r#"<b a="1">&'"#), "&lt;b a=&quot;1&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape(r#"<b a="1">&'"#),
+            "&lt;b a=&quot;1&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -133,7 +133,11 @@ pub async fn council(State(state): State<AppState>) -> Json<CouncilInfo> {
                 price_pence: t.price.pence(),
                 term_months: t.term_months,
                 household_limit: t.household_limit,
-                evidence: t.evidence.iter().map(|e| e.describe().to_string()).collect(),
+                evidence: t
+                    .evidence
+                    .iter()
+                    .map(|e| e.describe().to_string())
+                    .collect(),
                 needs_date_of_birth: t
                     .evidence
                     .contains(&kerbside_rules::EvidenceRequirement::StatePensionAge),
@@ -167,12 +171,18 @@ pub async fn sign_in(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<(StatusCode, Json<Session>)> {
-    Ok((StatusCode::CREATED, Json(service::sign_in(&state, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(service::sign_in(&state, req).await?),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts", security(("bearer" = [])),
     responses((status = 204, description = "Signed out; the token no longer works"), (status = 401, body = ApiError)))]
-pub async fn sign_out(State(state): State<AppState>, current: CurrentAccount) -> Result<StatusCode> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+) -> Result<StatusCode> {
     service::sign_out(&state, &current.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -197,7 +207,10 @@ pub async fn update_profile(
 
 #[utoipa::path(get, path = "/api/v1/permits", tag = "permits", security(("bearer" = [])),
     responses((status = 200, body = PermitList), (status = 401, body = ApiError)))]
-pub async fn list_permits(State(state): State<AppState>, current: CurrentAccount) -> Result<Json<PermitList>> {
+pub async fn list_permits(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+) -> Result<Json<PermitList>> {
     let (permits, events) = service::permits_for(&state, &current.account.id).await?;
     let permits = permits
         .iter()
@@ -217,7 +230,9 @@ pub async fn get_permit(
     current: CurrentAccount,
     Path(id): Path<String>,
 ) -> Result<Json<Permit>> {
-    Ok(Json(service::permit_view(&state, &current.account.id, &id).await?))
+    Ok(Json(
+        service::permit_view(&state, &current.account.id, &id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/permits/quote", tag = "permits", security(("bearer" = [])), request_body = PermitRequest,
@@ -238,7 +253,10 @@ pub async fn buy(
     current: CurrentAccount,
     ApiJson(req): ApiJson<PermitRequest>,
 ) -> Result<(StatusCode, Json<Purchase>)> {
-    Ok((StatusCode::CREATED, Json(service::buy(&state, &current.account, &req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(service::buy(&state, &current.account, &req).await?),
+    ))
 }
 
 #[utoipa::path(put, path = "/api/v1/permits/{id}/registration", tag = "permits", security(("bearer" = [])), request_body = RegistrationChange,
@@ -264,7 +282,10 @@ pub async fn renew(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<RenewalRequest>,
 ) -> Result<(StatusCode, Json<Purchase>)> {
-    Ok((StatusCode::CREATED, Json(service::renew(&state, &current.account, &id, &req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(service::renew(&state, &current.account, &id, &req).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/permits/{id}/refund-quote", tag = "permits", security(("bearer" = [])),
@@ -275,7 +296,9 @@ pub async fn refund_quote(
     current: CurrentAccount,
     Path(id): Path<String>,
 ) -> Result<Json<RefundQuote>> {
-    Ok(Json(service::refund_quote(&state, &current.account, &id).await?))
+    Ok(Json(
+        service::refund_quote(&state, &current.account, &id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/permits/{id}/cancellation", tag = "permits", security(("bearer" = [])), request_body = CancellationRequest,
@@ -287,7 +310,9 @@ pub async fn cancel(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CancellationRequest>,
 ) -> Result<Json<Cancellation>> {
-    Ok(Json(service::cancel(&state, &current.account, &id, &req).await?))
+    Ok(Json(
+        service::cancel(&state, &current.account, &id, &req).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/payments/{id}", tag = "payments", security(("bearer" = [])),
@@ -298,5 +323,7 @@ pub async fn get_payment(
     current: CurrentAccount,
     Path(id): Path<String>,
 ) -> Result<Json<Payment>> {
-    Ok(Json(service::payment_view(&state, &current.account.id, &id).await?))
+    Ok(Json(
+        service::payment_view(&state, &current.account.id, &id).await?,
+    ))
 }

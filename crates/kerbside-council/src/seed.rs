@@ -73,7 +73,12 @@ pub async fn seed_demo(state: &AppState) -> Result<bool> {
     let care_start = today - Duration::days(345);
     let demo_permits = [
         (PermitType::AnnualVisitor, "AB12CDE", visitor_start, None),
-        (PermitType::Care, "LM68XYZ", care_start, Some("Leicester Home Care, client ref 4471")),
+        (
+            PermitType::Care,
+            "LM68XYZ",
+            care_start,
+            Some("Leicester Home Care, client ref 4471"),
+        ),
     ];
     for (permit_type, registration, start, carer) in demo_permits {
         let Some(terms) = state.council.tariff.terms(permit_type) else {

@@ -34,7 +34,6 @@ pub struct AccountRow {
     pub date_of_birth: Option<String>,
     pub reminder_email: Option<String>,
     pub role: String,
-    pub created_at: i64,
 }
 
 impl AccountRow {
@@ -60,14 +59,12 @@ impl AccountRow {
 pub struct PermitRow {
     pub id: String,
     pub reference: String,
-    pub account_id: String,
     pub permit_type: String,
     pub registration: String,
     pub address_line1: String,
     pub address_street: String,
     pub address_town: String,
     pub address_postcode: String,
-    pub household_key: String,
     pub zone_code: String,
     pub zone_name: String,
     pub starts_on: String,
@@ -77,17 +74,15 @@ pub struct PermitRow {
     pub renewal_of: Option<String>,
     pub carer_evidence: Option<String>,
     pub refund_pence: Option<i64>,
-    pub cancelled_on: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
     /// The paid renewal of this permit, if any (computed in [`PERMIT_SELECT`]).
     pub renewed_by: Option<String>,
 }
 
 impl PermitRow {
     pub fn permit_type(&self) -> Result<PermitType> {
-        PermitType::from_code(&self.permit_type)
-            .ok_or_else(|| Error::Internal(format!("unknown stored permit type {}", self.permit_type)))
+        PermitType::from_code(&self.permit_type).ok_or_else(|| {
+            Error::Internal(format!("unknown stored permit type {}", self.permit_type))
+        })
     }
 
     pub fn state(&self) -> Result<PermitState> {
@@ -130,13 +125,12 @@ pub struct PaymentRow {
     pub page_token: String,
     pub return_url: Option<String>,
     pub failure_reason: Option<String>,
-    pub card_last4: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
-    pub completed_at: Option<i64>,
 }
 
-const PERMIT_SELECT: &str = "SELECT p.id, p.reference, p.account_id, p.permit_type, p.registration, \
+const PERMIT_SELECT: &str =
+    "SELECT p.id, p.reference, p.account_id, p.permit_type, p.registration, \
     p.address_line1, p.address_street, p.address_town, p.address_postcode, p.household_key, \
     p.zone_code, p.zone_name, p.starts_on, p.expires_on, p.state, p.price_pence, p.renewal_of, \
     p.carer_evidence, p.refund_pence, p.cancelled_on, p.created_at, p.updated_at, \
@@ -166,7 +160,9 @@ pub fn parse_address(input: &PostalAddress) -> Result<Address> {
     let field = |value: &str, name: &str| -> Result<String> {
         let trimmed = value.trim();
         if trimmed.is_empty() {
-            return Err(Error::Validation(format!("Enter the {name} of your address.")));
+            return Err(Error::Validation(format!(
+                "Enter the {name} of your address."
+            )));
         }
         if trimmed.chars().count() > 100 {
             return Err(Error::Validation(format!(
@@ -212,7 +208,9 @@ fn check_name(name: &str) -> Result<String> {
         return Err(Error::Validation("Enter your full name.".into()));
     }
     if name.chars().count() > 100 {
-        return Err(Error::Validation("Your name must be 100 characters or fewer.".into()));
+        return Err(Error::Validation(
+            "Your name must be 100 characters or fewer.".into(),
+        ));
     }
     Ok(name.to_string())
 }
@@ -311,7 +309,8 @@ pub async fn insert_account(state: &AppState, new: NewAccount) -> Result<Account
     }
 }
 
-const ACCOUNT_SELECT: &str = "SELECT id, email, password_hash, name, address_line1, address_street, \
+const ACCOUNT_SELECT: &str =
+    "SELECT id, email, password_hash, name, address_line1, address_street, \
     address_town, address_postcode, household_key, date_of_birth, reminder_email, role, created_at \
     FROM accounts";
 
@@ -330,8 +329,11 @@ pub async fn sign_in(state: &AppState, req: SignInRequest) -> Result<Session> {
         .bind(&email)
         .fetch_optional(state.store.pool())
         .await?;
-    let ok = auth::verify_password(req.password, account.as_ref().map(|a| a.password_hash.clone()))
-        .await?;
+    let ok = auth::verify_password(
+        req.password,
+        account.as_ref().map(|a| a.password_hash.clone()),
+    )
+    .await?;
     let account = match (ok, account) {
         (true, Some(account)) => account,
         _ => {
@@ -418,19 +420,24 @@ pub async fn update_profile(
         Some(_) => None,
         None => account.reminder_email.clone(),
     };
-    sqlx::query("UPDATE accounts SET name = $1, date_of_birth = $2, reminder_email = $3 WHERE id = $4")
-        .bind(name)
-        .bind(date_of_birth)
-        .bind(reminder_email)
-        .bind(&account.id)
-        .execute(state.store.pool())
-        .await?;
+    sqlx::query(
+        "UPDATE accounts SET name = $1, date_of_birth = $2, reminder_email = $3 WHERE id = $4",
+    )
+    .bind(name)
+    .bind(date_of_birth)
+    .bind(reminder_email)
+    .bind(&account.id)
+    .execute(state.store.pool())
+    .await?;
     account_by_id(state, &account.id).await
 }
 
 // ---------------------------------------------------------------- permits
 
-pub async fn permits_for(state: &AppState, account_id: &str) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
+pub async fn permits_for(
+    state: &AppState,
+    account_id: &str,
+) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
     let permits = sqlx::query_as::<_, PermitRow>(&format!(
         "{PERMIT_SELECT} WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC"
     ))
@@ -450,12 +457,14 @@ pub async fn permits_for(state: &AppState, account_id: &str) -> Result<(Vec<Perm
 /// One of the account's permits; someone else's permit is "not found", never "forbidden", so
 /// its existence is not revealed.
 pub async fn permit_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> Result<PermitRow> {
-    sqlx::query_as::<_, PermitRow>(&format!("{PERMIT_SELECT} WHERE p.id = $1 AND p.account_id = $2"))
-        .bind(id)
-        .bind(account_id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(Error::permit_not_found)
+    sqlx::query_as::<_, PermitRow>(&format!(
+        "{PERMIT_SELECT} WHERE p.id = $1 AND p.account_id = $2"
+    ))
+    .bind(id)
+    .bind(account_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(Error::permit_not_found)
 }
 
 pub async fn permit_view(state: &AppState, account_id: &str, id: &str) -> Result<Permit> {
@@ -506,7 +515,10 @@ fn prepare_purchase(
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(str::to_string);
-    if carer_evidence.as_ref().is_some_and(|e| e.chars().count() > 500) {
+    if carer_evidence
+        .as_ref()
+        .is_some_and(|e| e.chars().count() > 500)
+    {
         return Err(Error::Validation(
             "Keep the carer details to 500 characters or fewer.".into(),
         ));
@@ -529,7 +541,11 @@ fn prepare_purchase(
     })
 }
 
-pub async fn quote(state: &AppState, account: &AccountRow, req: &PermitRequest) -> Result<PermitQuote> {
+pub async fn quote(
+    state: &AppState,
+    account: &AccountRow,
+    req: &PermitRequest,
+) -> Result<PermitQuote> {
     let (_, today) = today(state);
     let p = prepare_purchase(state, account, req, today)?;
     Ok(PermitQuote {
@@ -576,7 +592,9 @@ pub async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>)
          WHERE status = 'created' AND expires_at <= $1",
     )
     .bind(now_ms)
-    .bind("The payment was not finished in time, so nothing was taken and the permit was not issued.")
+    .bind(
+        "The payment was not finished in time, so nothing was taken and the permit was not issued.",
+    )
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())
@@ -589,14 +607,16 @@ async fn add_event(
     kind: &str,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO permit_events (id, permit_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(new_id())
-        .bind(permit_id)
-        .bind(millis(at))
-        .bind(kind)
-        .bind(detail)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO permit_events (id, permit_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(new_id())
+    .bind(permit_id)
+    .bind(millis(at))
+    .bind(kind)
+    .bind(detail)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -723,7 +743,9 @@ fn check_return_url(url: Option<&str>) -> Result<Option<&str>> {
                     !scheme.is_empty()
                         && !scheme.eq_ignore_ascii_case("javascript")
                         && !scheme.eq_ignore_ascii_case("data")
-                        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+                        && scheme
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
                 }) =>
         {
             Ok(Some(u))
@@ -856,13 +878,18 @@ pub async fn renew(
         return purchase_view(state, &account.id, &pending_permit, Some(&pending_payment)).await;
     }
     check_action(status, PermitAction::Renew)?;
-    let terms = state.council.tariff.terms(permit_type).cloned().ok_or_else(|| {
-        Error::Conflict(format!(
-            "{} no longer offers the {}, so it cannot be renewed.",
-            state.council.tariff.council_name,
-            permit_type.label()
-        ))
-    })?;
+    let terms = state
+        .council
+        .tariff
+        .terms(permit_type)
+        .cloned()
+        .ok_or_else(|| {
+            Error::Conflict(format!(
+                "{} no longer offers the {}, so it cannot be renewed.",
+                state.council.tariff.council_name,
+                permit_type.label()
+            ))
+        })?;
     let next = check_renewal(&row.term()?, terms.term_months, today)?;
     let registration = Registration::parse(&row.registration)?;
     let address = Address {
@@ -919,7 +946,11 @@ fn refund_for(state: &AppState, row: &PermitRow, today: NaiveDate) -> Result<(Mo
     Ok((refund, policy.describe()))
 }
 
-pub async fn refund_quote(state: &AppState, account: &AccountRow, permit_id: &str) -> Result<RefundQuote> {
+pub async fn refund_quote(
+    state: &AppState,
+    account: &AccountRow,
+    permit_id: &str,
+) -> Result<RefundQuote> {
     let (_, today) = today(state);
     let mut conn = state.store.pool().acquire().await?;
     let row = permit_of(&mut conn, &account.id, permit_id).await?;
@@ -965,12 +996,11 @@ pub async fn cancel(
     .bind(&row.id)
     .execute(&mut *tx)
     .await?;
-    let paid_with: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM payments WHERE permit_id = $1 AND status = 'succeeded'",
-    )
-    .bind(&row.id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let paid_with: Option<String> =
+        sqlx::query_scalar("SELECT id FROM payments WHERE permit_id = $1 AND status = 'succeeded'")
+            .bind(&row.id)
+            .fetch_optional(&mut *tx)
+            .await?;
     sqlx::query(
         "INSERT INTO refunds (id, permit_id, payment_id, amount_pence, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -1003,10 +1033,12 @@ pub async fn cancel(
 // ---------------------------------------------------------------- payments
 
 pub async fn payment_row(state: &AppState, id: &str) -> Result<Option<PaymentRow>> {
-    Ok(sqlx::query_as::<_, PaymentRow>(&format!("{PAYMENT_SELECT} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(state.store.pool())
-        .await?)
+    Ok(
+        sqlx::query_as::<_, PaymentRow>(&format!("{PAYMENT_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(state.store.pool())
+            .await?,
+    )
 }
 
 /// The payment as its owner sees it; a payment left unpaid past its deadline is failed first.
@@ -1015,11 +1047,15 @@ pub async fn payment_view(state: &AppState, account_id: &str, id: &str) -> Resul
     let mut row = payment_row(state, id)
         .await?
         .filter(|p| p.account_id == account_id)
-        .ok_or_else(|| Error::NotFound("No payment with that reference was found on your account.".into()))?;
+        .ok_or_else(|| {
+            Error::NotFound("No payment with that reference was found on your account.".into())
+        })?;
     if row.status == "created" && row.expires_at <= millis(now) {
         let mut conn = state.store.pool().acquire().await?;
         fail_expired_payments(&mut conn, now).await?;
-        row = payment_row(state, id).await?.ok_or_else(Error::permit_not_found)?;
+        row = payment_row(state, id)
+            .await?
+            .ok_or_else(Error::permit_not_found)?;
     }
     Ok(views::payment(state, &row))
 }
@@ -1032,7 +1068,11 @@ pub enum CardOutcome {
 
 /// Records the outcome of the hosted page; the permit becomes active in the same transaction
 /// as the payment succeeds. A second submission of a finished payment changes nothing.
-pub async fn complete_payment(state: &AppState, payment_id: &str, outcome: CardOutcome) -> Result<PaymentRow> {
+pub async fn complete_payment(
+    state: &AppState,
+    payment_id: &str,
+    outcome: CardOutcome,
+) -> Result<PaymentRow> {
     let (now, today) = today(state);
     let payment = payment_row(state, payment_id)
         .await?
@@ -1072,9 +1112,23 @@ pub async fn complete_payment(state: &AppState, payment_id: &str, outcome: CardO
         let amount = Money(payment.amount_pence);
         match (&outcome, &row.renewal_of) {
             (CardOutcome::Approved { last4 }, renewal_of) => {
-                add_event(&mut tx, &row.id, now, "paid", &format!("Paid {amount} by card ending {last4}.")).await?;
+                add_event(
+                    &mut tx,
+                    &row.id,
+                    now,
+                    "paid",
+                    &format!("Paid {amount} by card ending {last4}."),
+                )
+                .await?;
                 if let Some(original) = renewal_of {
-                    add_event(&mut tx, original, now, "renewed", &renewed_detail(&row.term()?)).await?;
+                    add_event(
+                        &mut tx,
+                        original,
+                        now,
+                        "renewed",
+                        &renewed_detail(&row.term()?),
+                    )
+                    .await?;
                 }
             }
             (CardOutcome::Declined { reason }, _) => {

@@ -36,7 +36,8 @@ impl Store {
             Backend::Postgres
         } else {
             return Err(sqlx::Error::Configuration(
-                format!("unsupported database URL '{url}': use sqlite://FILE or postgres://…").into(),
+                format!("unsupported database URL '{url}': use sqlite://FILE or postgres://…")
+                    .into(),
             ));
         };
         let url = match backend {

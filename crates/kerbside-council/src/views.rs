@@ -97,7 +97,8 @@ pub fn payment(state: &AppState, row: &PaymentRow) -> Payment {
             "failed" => PaymentStatus::Failed,
             _ => PaymentStatus::Created,
         },
-        next_url: payable.then(|| format!("{}/pay/{}/{}", state.public_url, row.id, row.page_token)),
+        next_url: payable
+            .then(|| format!("{}/pay/{}/{}", state.public_url, row.id, row.page_token)),
         failure_reason: row.failure_reason.clone(),
         created_at: from_millis(row.created_at),
         expires_at: from_millis(row.expires_at),

@@ -13,6 +13,7 @@ async fn journey(db: Db) {
     // 1 March 2027, 09:00 UK time.
     let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
     let token = council.resident("sam@example.org").await;
+    let mut token = token;
 
     // Buying makes a permit that is NOT live until the council has the payment.
     let purchase = council
@@ -38,10 +39,17 @@ async fn journey(db: Db) {
 
     let page = council.pay(&payment, "4444 3333 2222 1111").await;
     assert!(page.contains("Payment received"), "{page}");
-    assert!(page.contains("kerbside://payment-done?payment_id="), "return link offered");
+    assert!(
+        page.contains("kerbside://payment-done?payment_id="),
+        "return link offered"
+    );
     let paid = council.client.payment(&token, &payment.id).await.unwrap();
     assert_eq!(paid.status, PaymentStatus::Succeeded);
-    let permit = council.client.permit(&token, &purchase.permit.id).await.unwrap();
+    let permit = council
+        .client
+        .permit(&token, &purchase.permit.id)
+        .await
+        .unwrap();
     assert_eq!(permit.status, PermitStatus::Active);
     assert_eq!(permit.starts_on.to_string(), "2027-03-01");
     assert_eq!(permit.expires_on.to_string(), "2028-02-29");
@@ -52,7 +60,9 @@ async fn journey(db: Db) {
         .change_registration(
             &token,
             &permit.id,
-            &RegistrationChange { registration: "xy34zzz".into() },
+            &RegistrationChange {
+                registration: "xy34zzz".into(),
+            },
             &CouncilClient::new_idempotency_key(),
         )
         .await
@@ -61,12 +71,19 @@ async fn journey(db: Db) {
     assert!(changed
         .history
         .iter()
-        .any(|h| h.kind == "registration_changed" && h.detail.contains("AB12 CDE") && h.detail.contains("XY34 ZZZ")));
+        .any(|h| h.kind == "registration_changed"
+            && h.detail.contains("AB12 CDE")
+            && h.detail.contains("XY34 ZZZ")));
 
     // Renewal before the window: refused, with the date it opens.
     let early = council
         .client
-        .renew(&token, &permit.id, &RenewalRequest { return_url: None }, &CouncilClient::new_idempotency_key())
+        .renew(
+            &token,
+            &permit.id,
+            &RenewalRequest { return_url: None },
+            &CouncilClient::new_idempotency_key(),
+        )
         .await
         .unwrap_err();
     assert_eq!(early.kind(), ErrorKind::Conflict);
@@ -75,32 +92,66 @@ async fn journey(db: Db) {
 
     // The window opens 30 days before the last day (29 Feb 2028 → 30 Jan 2028).
     council.set_clock("2028-01-30T10:00:00Z");
+    let expired = council.client.permits(&token).await.unwrap_err();
+    assert_eq!(
+        expired.kind(),
+        ErrorKind::Unauthorised,
+        "sessions last 30 days"
+    );
+    token = council.sign_in("sam@example.org").await;
     let listed = council.client.permits(&token).await.unwrap();
     assert!(listed.permits[0].renewal_open);
     let renewal = council
         .client
-        .renew(&token, &permit.id, &RenewalRequest { return_url: None }, &CouncilClient::new_idempotency_key())
+        .renew(
+            &token,
+            &permit.id,
+            &RenewalRequest { return_url: None },
+            &CouncilClient::new_idempotency_key(),
+        )
         .await
         .unwrap();
-    assert_eq!(renewal.permit.starts_on.to_string(), "2028-03-01", "cover is continuous");
+    assert_eq!(
+        renewal.permit.starts_on.to_string(),
+        "2028-03-01",
+        "cover is continuous"
+    );
     assert_eq!(renewal.permit.expires_on.to_string(), "2029-02-28");
-    assert_eq!(renewal.permit.registration, "XY34 ZZZ", "renewal starts from the current details");
-    council.pay(renewal.payment.as_ref().unwrap(), "4444333322221111").await;
-    let renewed = council.client.permit(&token, &renewal.permit.id).await.unwrap();
+    assert_eq!(
+        renewal.permit.registration, "XY34 ZZZ",
+        "renewal starts from the current details"
+    );
+    council
+        .pay(renewal.payment.as_ref().unwrap(), "4444333322221111")
+        .await;
+    let renewed = council
+        .client
+        .permit(&token, &renewal.permit.id)
+        .await
+        .unwrap();
     assert_eq!(renewed.status, PermitStatus::Upcoming);
     let original = council.client.permit(&token, &permit.id).await.unwrap();
     assert_eq!(original.renewed_by.as_deref(), Some(renewed.id.as_str()));
-    assert!(!original.renewal_open, "renewed permits do not offer renewal again");
+    assert!(
+        !original.renewal_open,
+        "renewed permits do not offer renewal again"
+    );
 
     // Cancel: the refund quoted is the refund recorded.
-    let quote = council.client.refund_quote(&token, &permit.id).await.unwrap();
+    let quote = council
+        .client
+        .refund_quote(&token, &permit.id)
+        .await
+        .unwrap();
     assert!(quote.refund_pence >= 0 && quote.refund_pence <= quote.paid_pence);
     let cancelled = council
         .client
         .cancel(
             &token,
             &permit.id,
-            &CancellationRequest { expected_refund_pence: Some(quote.refund_pence) },
+            &CancellationRequest {
+                expected_refund_pence: Some(quote.refund_pence),
+            },
             &CouncilClient::new_idempotency_key(),
         )
         .await
@@ -108,7 +159,10 @@ async fn journey(db: Db) {
     assert_eq!(cancelled.refund_pence, quote.refund_pence);
     assert_eq!(cancelled.permit.status, PermitStatus::Cancelled);
     let refunds = council
-        .count(&format!("SELECT COUNT(*) FROM refunds WHERE permit_id = '{}' AND amount_pence = {}", permit.id, quote.refund_pence))
+        .count(&format!(
+            "SELECT COUNT(*) FROM refunds WHERE permit_id = '{}' AND amount_pence = {}",
+            permit.id, quote.refund_pence
+        ))
         .await;
     assert_eq!(refunds, 1);
 
@@ -153,17 +207,28 @@ async fn a_declined_card_leaves_no_live_permit_and_says_why() {
     let failed = council.client.payment(&token, &payment.id).await.unwrap();
     assert_eq!(failed.status, PaymentStatus::Failed);
     assert!(failed.failure_reason.unwrap().contains("declined"));
-    let permit = council.client.permit(&token, &purchase.permit.id).await.unwrap();
+    let permit = council
+        .client
+        .permit(&token, &purchase.permit.id)
+        .await
+        .unwrap();
     assert_eq!(permit.status, PermitStatus::PaymentFailed);
     // Paying again on the same page does not revive it.
     let again = council.pay(&payment, "4444333322221111").await;
     assert!(again.contains("was not taken"), "{again}");
     assert_eq!(
-        council.client.permit(&token, &purchase.permit.id).await.unwrap().status,
+        council
+            .client
+            .permit(&token, &purchase.permit.id)
+            .await
+            .unwrap()
+            .status,
         PermitStatus::PaymentFailed
     );
     // And the household can buy again.
-    let retry = council.buy_and_pay(&token, PermitType::AnnualVisitor, "AB12CDE").await;
+    let retry = council
+        .buy_and_pay(&token, PermitType::AnnualVisitor, "AB12CDE")
+        .await;
     assert_eq!(retry.status, PermitStatus::Active);
 }
 
@@ -186,10 +251,18 @@ async fn an_unpaid_payment_expires_and_its_permit_is_never_issued() {
         .await
         .unwrap();
     council.set_clock("2027-03-01T10:31:00Z");
-    let payment = council.client.payment(&token, &purchase.payment.unwrap().id).await.unwrap();
+    let payment = council
+        .client
+        .payment(&token, &purchase.payment.unwrap().id)
+        .await
+        .unwrap();
     assert_eq!(payment.status, PaymentStatus::Failed);
     assert!(payment.next_url.is_none());
-    let permit = council.client.permit(&token, &purchase.permit.id).await.unwrap();
+    let permit = council
+        .client
+        .permit(&token, &purchase.permit.id)
+        .await
+        .unwrap();
     assert_eq!(permit.status, PermitStatus::PaymentFailed);
 }
 

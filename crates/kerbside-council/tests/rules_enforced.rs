@@ -24,14 +24,24 @@ async fn start() -> TestCouncil {
 async fn another_residents_permit_is_not_found_and_never_shown() {
     let council = start().await;
     let alice = council.resident("alice@example.org").await;
-    let bob = council.resident_at("bob@example.org", "3", "Westcotes Drive", "LE3 0QT", None).await;
-    let alices = council.buy_and_pay(&alice, PermitType::AnnualVisitor, "AL11 CEE").await;
+    let bob = council
+        .resident_at("bob@example.org", "3", "Westcotes Drive", "LE3 0QT", None)
+        .await;
+    let alices = council
+        .buy_and_pay(&alice, PermitType::AnnualVisitor, "AL11 CEE")
+        .await;
 
     for path in [
         format!("/api/v1/permits/{}", alices.id),
         format!("/api/v1/permits/{}/refund-quote", alices.id),
     ] {
-        let response = council.http.get(council.url(&path)).bearer_auth(&bob).send().await.unwrap();
+        let response = council
+            .http
+            .get(council.url(&path))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 404, "{path}");
         let body = response.text().await.unwrap();
         assert!(!body.contains("AL11"), "{path} leaked: {body}");
@@ -44,11 +54,24 @@ async fn another_residents_permit_is_not_found_and_never_shown() {
     assert_eq!(cancel.kind(), ErrorKind::NotFound);
     let change = council
         .client
-        .change_registration(&bob, &alices.id, &RegistrationChange { registration: "BO12 BBB".into() }, "k2")
+        .change_registration(
+            &bob,
+            &alices.id,
+            &RegistrationChange {
+                registration: "BO12 BBB".into(),
+            },
+            "k2",
+        )
         .await
         .unwrap_err();
     assert_eq!(change.kind(), ErrorKind::NotFound);
-    assert!(council.client.permits(&bob).await.unwrap().permits.is_empty());
+    assert!(council
+        .client
+        .permits(&bob)
+        .await
+        .unwrap()
+        .permits
+        .is_empty());
     let still = council.client.permit(&alice, &alices.id).await.unwrap();
     assert_eq!(still.registration, "AL11 CEE");
     assert_eq!(still.status, PermitStatus::Active);
@@ -59,17 +82,37 @@ async fn a_retry_with_the_same_idempotency_key_buys_once_and_returns_the_first_a
     let council = start().await;
     let token = council.resident("retry@example.org").await;
     let key = CouncilClient::new_idempotency_key();
-    let first = council.client.buy(&token, &visitor("AB12CDE"), &key).await.unwrap();
-    let second = council.client.buy(&token, &visitor("AB12CDE"), &key).await.unwrap();
+    let first = council
+        .client
+        .buy(&token, &visitor("AB12CDE"), &key)
+        .await
+        .unwrap();
+    let second = council
+        .client
+        .buy(&token, &visitor("AB12CDE"), &key)
+        .await
+        .unwrap();
     assert_eq!(first.permit.id, second.permit.id);
-    assert_eq!(first.payment.as_ref().unwrap().id, second.payment.as_ref().unwrap().id);
+    assert_eq!(
+        first.payment.as_ref().unwrap().id,
+        second.payment.as_ref().unwrap().id
+    );
     assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 1);
     assert_eq!(council.count("SELECT COUNT(*) FROM payments").await, 1);
 
     // The same key for a different request is refused, and changes nothing.
-    let reused = council.client.buy(&token, &visitor("XY34ZZZ"), &key).await.unwrap_err();
+    let reused = council
+        .client
+        .buy(&token, &visitor("XY34ZZZ"), &key)
+        .await
+        .unwrap_err();
     assert_eq!(reused.kind(), ErrorKind::Validation);
-    assert!(reused.to_string().contains("already used for a different request"), "{reused}");
+    assert!(
+        reused
+            .to_string()
+            .contains("already used for a different request"),
+        "{reused}"
+    );
     assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 1);
 }
 
@@ -77,10 +120,18 @@ async fn a_retry_with_the_same_idempotency_key_buys_once_and_returns_the_first_a
 async fn a_household_may_hold_only_one_annual_visitor_permit() {
     let council = start().await;
     let first = council.resident("first@example.org").await;
-    council.buy_and_pay(&first, PermitType::AnnualVisitor, "AB12CDE").await;
+    council
+        .buy_and_pay(&first, PermitType::AnnualVisitor, "AB12CDE")
+        .await;
     // Another account at the same address is the same household.
-    let second = council.resident_at("second@example.org", "12", "hazel street", "le27jn", None).await;
-    let refused = council.client.buy(&second, &visitor("XY34ZZZ"), "k").await.unwrap_err();
+    let second = council
+        .resident_at("second@example.org", "12", "hazel street", "le27jn", None)
+        .await;
+    let refused = council
+        .client
+        .buy(&second, &visitor("XY34ZZZ"), "k")
+        .await
+        .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Conflict);
     assert!(refused.to_string().contains("already has"), "{refused}");
     assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 1);
@@ -90,7 +141,11 @@ async fn a_household_may_hold_only_one_annual_visitor_permit() {
 async fn an_invalid_registration_is_refused_with_the_reason() {
     let council = start().await;
     let token = council.resident("reg@example.org").await;
-    let refused = council.client.buy(&token, &visitor("HELLO WORLD"), "k").await.unwrap_err();
+    let refused = council
+        .client
+        .buy(&token, &visitor("HELLO WORLD"), "k")
+        .await
+        .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Validation);
     assert!(refused.to_string().ends_with('.'), "a sentence: {refused}");
     assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 0);
@@ -100,7 +155,15 @@ async fn an_invalid_registration_is_refused_with_the_reason() {
 async fn the_over_state_pension_age_permit_is_refused_before_pension_age_with_the_date() {
     let council = start().await;
     // Born 6 April 1961: State Pension age 67, reached 6 April 2028.
-    let token = council.resident_at("young@example.org", "12", "Hazel Street", "LE2 7JN", Some("1961-04-06")).await;
+    let token = council
+        .resident_at(
+            "young@example.org",
+            "12",
+            "Hazel Street",
+            "LE2 7JN",
+            Some("1961-04-06"),
+        )
+        .await;
     let request = PermitRequest {
         permit_type: PermitType::OverStatePensionAge,
         ..visitor("AB12CDE")
@@ -109,7 +172,15 @@ async fn the_over_state_pension_age_permit_is_refused_before_pension_age_with_th
     assert_eq!(refused.kind(), ErrorKind::Validation);
     assert!(refused.to_string().contains("6 April 2028"), "{refused}");
 
-    let older = council.resident_at("older@example.org", "14", "Hazel Street", "LE2 7JN", Some("1955-01-01")).await;
+    let older = council
+        .resident_at(
+            "older@example.org",
+            "14",
+            "Hazel Street",
+            "LE2 7JN",
+            Some("1955-01-01"),
+        )
+        .await;
     let bought = council.client.buy(&older, &request, "k").await.unwrap();
     assert_eq!(bought.permit.permit_type, PermitType::OverStatePensionAge);
 }
@@ -117,12 +188,21 @@ async fn the_over_state_pension_age_permit_is_refused_before_pension_age_with_th
 #[tokio::test]
 async fn an_address_in_no_zone_can_register_but_cannot_buy() {
     let council = start().await;
-    let token = council.resident_at("far@example.org", "1", "Elm Road", "LE9 9ZZ", None).await;
+    let token = council
+        .resident_at("far@example.org", "1", "Elm Road", "LE9 9ZZ", None)
+        .await;
     let profile = council.client.profile(&token).await.unwrap();
     assert_eq!(profile.zone, None);
-    let refused = council.client.buy(&token, &visitor("AB12CDE"), "k").await.unwrap_err();
+    let refused = council
+        .client
+        .buy(&token, &visitor("AB12CDE"), "k")
+        .await
+        .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Validation);
-    assert!(refused.to_string().contains("not in a permit zone"), "{refused}");
+    assert!(
+        refused.to_string().contains("not in a permit zone"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
@@ -142,12 +222,18 @@ async fn a_wrong_password_does_not_say_whether_the_account_exists() {
     council.resident("known@example.org").await;
     let wrong = council
         .client
-        .sign_in(&SignInRequest { email: "known@example.org".into(), password: "not the password".into() })
+        .sign_in(&SignInRequest {
+            email: "known@example.org".into(),
+            password: "not the password".into(),
+        })
         .await
         .unwrap_err();
     let unknown = council
         .client
-        .sign_in(&SignInRequest { email: "nobody@example.org".into(), password: "not the password".into() })
+        .sign_in(&SignInRequest {
+            email: "nobody@example.org".into(),
+            password: "not the password".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(wrong.kind(), ErrorKind::Unauthorised);
@@ -158,7 +244,11 @@ async fn a_wrong_password_does_not_say_whether_the_account_exists() {
 async fn malformed_json_and_unknown_fields_get_a_clear_400_and_change_nothing() {
     let council = start().await;
     let token = council.resident("json@example.org").await;
-    for body in [r#"{"permit_type": "annual_visitor", "registration": "#, r#"{"permit_type":"annual_visitor","registration":"AB12CDE","discount":true}"#, r#"{"permit_type":"gold","registration":"AB12CDE"}"#] {
+    for body in [
+        r#"{"permit_type": "annual_visitor", "registration": "#,
+        r#"{"permit_type":"annual_visitor","registration":"AB12CDE","discount":true}"#,
+        r#"{"permit_type":"gold","registration":"AB12CDE"}"#,
+    ] {
         let response = council
             .http
             .post(council.url("/api/v1/permits"))
@@ -171,7 +261,11 @@ async fn malformed_json_and_unknown_fields_get_a_clear_400_and_change_nothing() 
         assert_eq!(response.status(), 400, "{body}");
         let error: ApiError = response.json().await.unwrap();
         assert_eq!(error.kind, ErrorKind::Validation);
-        assert!(error.message.starts_with("The request body"), "{}", error.message);
+        assert!(
+            error.message.starts_with("The request body"),
+            "{}",
+            error.message
+        );
     }
     assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 0);
 }
@@ -179,7 +273,12 @@ async fn malformed_json_and_unknown_fields_get_a_clear_400_and_change_nothing() 
 #[tokio::test]
 async fn a_request_without_a_token_is_told_to_sign_in() {
     let council = start().await;
-    let response = council.http.get(council.url("/api/v1/permits")).send().await.unwrap();
+    let response = council
+        .http
+        .get(council.url("/api/v1/permits"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
     let error: ApiError = response.json().await.unwrap();
     assert_eq!(error.kind, ErrorKind::Unauthorised);
@@ -189,16 +288,37 @@ async fn a_request_without_a_token_is_told_to_sign_in() {
 async fn renewal_is_refused_after_expiry_and_allowed_on_the_last_day() {
     let council = start().await;
     let token = council.resident("window@example.org").await;
-    let permit = council.buy_and_pay(&token, PermitType::AnnualVisitor, "AB12CDE").await;
+    let permit = council
+        .buy_and_pay(&token, PermitType::AnnualVisitor, "AB12CDE")
+        .await;
     assert_eq!(permit.expires_on.to_string(), "2028-02-29");
     // The day after expiry: too late.
     council.set_clock("2028-03-01T12:00:00Z");
-    let late = council.client.renew(&token, &permit.id, &RenewalRequest { return_url: None }, "late").await.unwrap_err();
+    let token = council.sign_in("window@example.org").await;
+    let late = council
+        .client
+        .renew(
+            &token,
+            &permit.id,
+            &RenewalRequest { return_url: None },
+            "late",
+        )
+        .await
+        .unwrap_err();
     assert_eq!(late.kind(), ErrorKind::Conflict);
     assert!(late.to_string().contains("expired"), "{late}");
     // The last day (late evening UK time is still that day): allowed.
     council.set_clock("2028-02-29T23:30:00Z");
-    let renewed = council.client.renew(&token, &permit.id, &RenewalRequest { return_url: None }, "last").await.unwrap();
+    let renewed = council
+        .client
+        .renew(
+            &token,
+            &permit.id,
+            &RenewalRequest { return_url: None },
+            "last",
+        )
+        .await
+        .unwrap();
     assert_eq!(renewed.permit.starts_on.to_string(), "2028-03-01");
 }
 
@@ -206,14 +326,24 @@ async fn renewal_is_refused_after_expiry_and_allowed_on_the_last_day() {
 async fn concurrent_renewals_of_one_permit_make_one_renewal() {
     let council = start().await;
     let token = council.resident("race@example.org").await;
-    let permit = council.buy_and_pay(&token, PermitType::AnnualVisitor, "AB12CDE").await;
+    let permit = council
+        .buy_and_pay(&token, PermitType::AnnualVisitor, "AB12CDE")
+        .await;
     council.set_clock("2028-02-01T09:00:00Z");
+    let token = council.sign_in("race@example.org").await;
     let attempts = (0..20).map(|i| {
         let client = council.client.clone();
         let token = token.clone();
         let id = permit.id.clone();
         tokio::spawn(async move {
-            client.renew(&token, &id, &RenewalRequest { return_url: None }, &format!("race-{i}")).await
+            client
+                .renew(
+                    &token,
+                    &id,
+                    &RenewalRequest { return_url: None },
+                    &format!("race-{i}"),
+                )
+                .await
         })
     });
     let mut renewal_ids = std::collections::HashSet::new();
@@ -222,10 +352,17 @@ async fn concurrent_renewals_of_one_permit_make_one_renewal() {
             renewal_ids.insert(purchase.permit.id);
         }
     }
-    assert_eq!(renewal_ids.len(), 1, "every successful answer names the same renewal");
+    assert_eq!(
+        renewal_ids.len(),
+        1,
+        "every successful answer names the same renewal"
+    );
     assert_eq!(
         council
-            .count(&format!("SELECT COUNT(*) FROM permits WHERE renewal_of = '{}'", permit.id))
+            .count(&format!(
+                "SELECT COUNT(*) FROM permits WHERE renewal_of = '{}'",
+                permit.id
+            ))
             .await,
         1
     );
@@ -260,7 +397,10 @@ async fn the_openapi_document_lists_every_endpoint_with_its_errors() {
         "/api/v1/payments/{id}",
         "/api/v1/council",
     ] {
-        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from the OpenAPI document"
+        );
     }
     let buy = &paths["/api/v1/permits"]["post"]["responses"];
     for status in ["201", "400", "401", "409", "422"] {

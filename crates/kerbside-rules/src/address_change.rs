@@ -76,7 +76,11 @@ mod tests {
 
     #[test]
     fn tenancy_agreements_must_show_names_address_and_signatures() {
-        assert!(EvidenceDocument::TenancyAgreement.must_show().contains("signatures of all parties"));
-        assert!(EvidenceDocument::CouncilTaxBill.must_show().contains("council tax bill"));
+        assert!(EvidenceDocument::TenancyAgreement
+            .must_show()
+            .contains("signatures of all parties"));
+        assert!(EvidenceDocument::CouncilTaxBill
+            .must_show()
+            .contains("council tax bill"));
     }
 }

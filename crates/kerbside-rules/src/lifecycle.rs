@@ -181,16 +181,30 @@ mod tests {
             PermitState::AwaitingPayment.apply(PermitEvent::PaymentFailed),
             Ok(PermitState::PaymentFailed)
         );
-        assert!(PermitState::PaymentFailed.apply(PermitEvent::PaymentSucceeded).is_err());
-        assert!(PermitState::Cancelled.apply(PermitEvent::PaymentSucceeded).is_err());
-        assert!(PermitState::Active.apply(PermitEvent::PaymentSucceeded).is_err());
+        assert!(PermitState::PaymentFailed
+            .apply(PermitEvent::PaymentSucceeded)
+            .is_err());
+        assert!(PermitState::Cancelled
+            .apply(PermitEvent::PaymentSucceeded)
+            .is_err());
+        assert!(PermitState::Active
+            .apply(PermitEvent::PaymentSucceeded)
+            .is_err());
     }
 
     #[test]
     fn a_cancelled_permit_stays_cancelled() {
-        assert_eq!(PermitState::Active.apply(PermitEvent::Cancel), Ok(PermitState::Cancelled));
-        let err = PermitState::Cancelled.apply(PermitEvent::Cancel).unwrap_err();
-        assert_eq!(err.to_string(), "This permit is cancelled, so it cannot be cancelled.");
+        assert_eq!(
+            PermitState::Active.apply(PermitEvent::Cancel),
+            Ok(PermitState::Cancelled)
+        );
+        let err = PermitState::Cancelled
+            .apply(PermitEvent::Cancel)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "This permit is cancelled, so it cannot be cancelled."
+        );
     }
 
     #[test]
@@ -222,12 +236,17 @@ mod tests {
         for status in ALL_STATUSES {
             let live = status == PermitStatus::Active;
             let current = live || status == PermitStatus::Upcoming;
-            assert_eq!(check_action(status, PermitAction::EditRegistration).is_ok(), current);
+            assert_eq!(
+                check_action(status, PermitAction::EditRegistration).is_ok(),
+                current
+            );
             assert_eq!(check_action(status, PermitAction::Cancel).is_ok(), current);
             assert_eq!(check_action(status, PermitAction::Renew).is_ok(), live);
         }
         assert_eq!(
-            check_action(PermitStatus::Cancelled, PermitAction::Renew).unwrap_err().to_string(),
+            check_action(PermitStatus::Cancelled, PermitAction::Renew)
+                .unwrap_err()
+                .to_string(),
             "This permit is cancelled, so it cannot be renewed."
         );
     }

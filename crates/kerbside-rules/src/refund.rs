@@ -88,7 +88,12 @@ fn pro_rata(paid: Money, term: &Term, cancel_on: NaiveDate) -> Money {
 }
 
 /// The refund for cancelling on `cancel_on`, never negative and never more than was paid.
-pub fn quote_refund(policy: &RefundPolicy, paid: Money, term: &Term, cancel_on: NaiveDate) -> Money {
+pub fn quote_refund(
+    policy: &RefundPolicy,
+    paid: Money,
+    term: &Term,
+    cancel_on: NaiveDate,
+) -> Money {
     let refund = match policy {
         RefundPolicy::NonRefundable => Money::ZERO,
         RefundPolicy::WholeMonthsLessFee { fee } => {
@@ -134,7 +139,10 @@ mod tests {
     #[test]
     fn non_refundable_permits_refund_nothing() {
         let t = year_from_1_april_2027();
-        assert_eq!(quote_refund(&RefundPolicy::NonRefundable, Money(4000), &t, d(2027, 4, 1)), Money::ZERO);
+        assert_eq!(
+            quote_refund(&RefundPolicy::NonRefundable, Money(4000), &t, d(2027, 4, 1)),
+            Money::ZERO
+        );
     }
 
     #[test]
@@ -144,35 +152,66 @@ mod tests {
         // Cancelled on 30 Sept 2027: 1 Oct 2027 – 31 Mar 2028 = 183 days unused.
         // £40 × 183 / 366 = £20.00 exactly.
         let p = RefundPolicy::DailyProRataRoundedDownToPound;
-        assert_eq!(quote_refund(&p, Money(4000), &t, d(2027, 9, 30)), Money(2000));
+        assert_eq!(
+            quote_refund(&p, Money(4000), &t, d(2027, 9, 30)),
+            Money(2000)
+        );
         // Cancelled on 1 Oct: 182 days → £19.89 → £19.
-        assert_eq!(quote_refund(&p, Money(4000), &t, d(2027, 10, 1)), Money(1900));
+        assert_eq!(
+            quote_refund(&p, Money(4000), &t, d(2027, 10, 1)),
+            Money(1900)
+        );
         // On the last day nothing is left.
-        assert_eq!(quote_refund(&p, Money(4000), &t, d(2028, 3, 31)), Money::ZERO);
+        assert_eq!(
+            quote_refund(&p, Money(4000), &t, d(2028, 3, 31)),
+            Money::ZERO
+        );
         // Before the term starts, everything is refunded.
-        assert_eq!(quote_refund(&p, Money(4000), &t, d(2027, 3, 20)), Money(4000));
+        assert_eq!(
+            quote_refund(&p, Money(4000), &t, d(2027, 3, 20)),
+            Money(4000)
+        );
     }
 
     #[test]
     fn whole_months_less_fee_refunds_only_complete_unused_months() {
         let t = year_from_1_april_2027();
-        let p = RefundPolicy::WholeMonthsLessFee { fee: Money::from_pounds(25) };
+        let p = RefundPolicy::WholeMonthsLessFee {
+            fee: Money::from_pounds(25),
+        };
         // Cancel 31 Aug: Sep..Mar = 7 whole months → £120 × 7/12 = £70 − £25 = £45.
-        assert_eq!(quote_refund(&p, Money(12000), &t, d(2027, 8, 31)), Money(4500));
+        assert_eq!(
+            quote_refund(&p, Money(12000), &t, d(2027, 8, 31)),
+            Money(4500)
+        );
         // Cancel 1 Sep: from 2 Sep, 6 whole months fit → £60 − £25 = £35.
-        assert_eq!(quote_refund(&p, Money(12000), &t, d(2027, 9, 1)), Money(3500));
+        assert_eq!(
+            quote_refund(&p, Money(12000), &t, d(2027, 9, 1)),
+            Money(3500)
+        );
         // Cancel in the last month: nothing, never negative.
-        assert_eq!(quote_refund(&p, Money(12000), &t, d(2028, 3, 10)), Money::ZERO);
+        assert_eq!(
+            quote_refund(&p, Money(12000), &t, d(2028, 3, 10)),
+            Money::ZERO
+        );
     }
 
     #[test]
     fn pro_rata_less_fee_refunds_nothing_when_below_the_fee() {
         let t = year_from_1_april_2027();
-        let p = RefundPolicy::ProRataLessFeeOrNothing { fee: Money::from_pounds(11) };
+        let p = RefundPolicy::ProRataLessFeeOrNothing {
+            fee: Money::from_pounds(11),
+        };
         // 183 days of £40 = £20.00 − £11 = £9.00.
-        assert_eq!(quote_refund(&p, Money(4000), &t, d(2027, 9, 30)), Money(900));
+        assert_eq!(
+            quote_refund(&p, Money(4000), &t, d(2027, 9, 30)),
+            Money(900)
+        );
         // 30 days ≈ £3.27, below the fee: nothing.
-        assert_eq!(quote_refund(&p, Money(4000), &t, d(2028, 3, 1)), Money::ZERO);
+        assert_eq!(
+            quote_refund(&p, Money(4000), &t, d(2028, 3, 1)),
+            Money::ZERO
+        );
     }
 
     #[test]
@@ -183,9 +222,15 @@ mod tests {
             minimum_full_months: 3,
         };
         // Cancel 30 Nov: Dec..Mar = 4 whole months > 3 → 122 days: £40×122/366 = £13.33 − £10.
-        assert_eq!(quote_refund(&p, Money(4000), &t, d(2027, 11, 30)), Money(333));
+        assert_eq!(
+            quote_refund(&p, Money(4000), &t, d(2027, 11, 30)),
+            Money(333)
+        );
         // Cancel 31 Dec: exactly 3 whole months left → nothing.
-        assert_eq!(quote_refund(&p, Money(4000), &t, d(2027, 12, 31)), Money::ZERO);
+        assert_eq!(
+            quote_refund(&p, Money(4000), &t, d(2027, 12, 31)),
+            Money::ZERO
+        );
     }
 
     #[test]
@@ -196,7 +241,9 @@ mod tests {
         }
         let w: W = toml::from_str(r#"p = { kind = "whole_months_less_fee", fee = 2500 }"#).unwrap();
         assert_eq!(w.p, RefundPolicy::WholeMonthsLessFee { fee: Money(2500) });
-        assert!(RefundPolicy::WholeMonthsLessFee { fee: Money(2500) }.describe().contains("£25.00"));
+        assert!(RefundPolicy::WholeMonthsLessFee { fee: Money(2500) }
+            .describe()
+            .contains("£25.00"));
     }
 
     fn any_policy() -> impl Strategy<Value = RefundPolicy> {
@@ -205,7 +252,12 @@ mod tests {
             Just(RefundPolicy::DailyProRataRoundedDownToPound),
             (0i64..5000).prop_map(|f| RefundPolicy::WholeMonthsLessFee { fee: Money(f) }),
             (0i64..5000).prop_map(|f| RefundPolicy::ProRataLessFeeOrNothing { fee: Money(f) }),
-            (0i64..5000, 0u32..12).prop_map(|(f, m)| RefundPolicy::ProRataLessFeeAboveMinimumMonths { fee: Money(f), minimum_full_months: m }),
+            (0i64..5000, 0u32..12).prop_map(|(f, m)| {
+                RefundPolicy::ProRataLessFeeAboveMinimumMonths {
+                    fee: Money(f),
+                    minimum_full_months: m,
+                }
+            }),
         ]
     }
 

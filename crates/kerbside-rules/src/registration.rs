@@ -38,7 +38,9 @@ pub enum RegistrationError {
     Empty,
     #[error("A registration number has at most 7 letters and numbers; this one has {length}.")]
     TooLong { length: usize },
-    #[error("A registration number contains only letters and numbers, not \u{201c}{character}\u{201d}.")]
+    #[error(
+        "A registration number contains only letters and numbers, not \u{201c}{character}\u{201d}."
+    )]
     InvalidCharacter { character: char },
     #[error("The first two letters of a registration like AB12 CDE never include I, Q or Z; check \u{201c}{letters}\u{201d}.")]
     CurrentFormatAreaLetters { letters: String },
@@ -48,7 +50,9 @@ pub enum RegistrationError {
     AgeIdentifierNeverIssued { digits: String },
     #[error("The first letter of a registration like A123 BCD is never I, O, Q, U or Z; check \u{201c}{letter}\u{201d}.")]
     PrefixYearLetter { letter: char },
-    #[error("Enter the registration number as it appears on the number plate, for example AB12 CDE.")]
+    #[error(
+        "Enter the registration number as it appears on the number plate, for example AB12 CDE."
+    )]
     NotAUkRegistration,
 }
 

@@ -89,7 +89,8 @@ pub struct Tariff {
 impl Tariff {
     /// Reads and checks a council's tariff file.
     pub fn from_toml(text: &str) -> Result<Tariff, Error> {
-        let tariff: Tariff = toml::from_str(text).map_err(|e| Error::InvalidTariff(e.to_string()))?;
+        let tariff: Tariff =
+            toml::from_str(text).map_err(|e| Error::InvalidTariff(e.to_string()))?;
         tariff.validate()?;
         Ok(tariff)
     }
@@ -134,7 +135,9 @@ impl Tariff {
 /// Why the resident cannot buy this permit type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EligibilityError {
-    #[error("Add your date of birth to your profile so we can check you are over State Pension age.")]
+    #[error(
+        "Add your date of birth to your profile so we can check you are over State Pension age."
+    )]
     DateOfBirthNeeded,
     #[error("You reach State Pension age on {}; you can buy this permit from then.", format_uk_date(*reaches_on))]
     UnderStatePensionAge { reaches_on: NaiveDate },
@@ -177,7 +180,10 @@ pub enum HouseholdLimitError {
 }
 
 /// `held` counts the household's live, upcoming and awaiting-payment permits of this type.
-pub fn check_household_limit(terms: &PermitTypeTerms, held: u32) -> Result<(), HouseholdLimitError> {
+pub fn check_household_limit(
+    terms: &PermitTypeTerms,
+    held: u32,
+) -> Result<(), HouseholdLimitError> {
     if held >= terms.household_limit {
         Err(HouseholdLimitError::LimitReached {
             permit_type: terms.permit_type,
@@ -222,8 +228,11 @@ mod tests {
 
     #[test]
     fn a_council_can_set_its_own_price_in_the_tariff_file() {
-        let text = include_str!("../../../tariffs/leicester-demo.toml")
-            .replacen("price = 4000", "price = 5500", 1);
+        let text = include_str!("../../../tariffs/leicester-demo.toml").replacen(
+            "price = 4000",
+            "price = 5500",
+            1,
+        );
         let t = Tariff::from_toml(&text).unwrap();
         assert_eq!(
             t.terms(PermitType::AnnualVisitor).unwrap().price,
@@ -240,10 +249,11 @@ mod tests {
             household_limit = 1
             refund_policy = { kind = "non_refundable" }
         "#;
-        let twice = format!(
-            "council_name = \"X\"\n[[permit_types]]\n{one}\n[[permit_types]]\n{one}"
+        let twice =
+            format!("council_name = \"X\"\n[[permit_types]]\n{one}\n[[permit_types]]\n{one}");
+        assert!(
+            matches!(Tariff::from_toml(&twice), Err(Error::InvalidTariff(m)) if m.contains("more than once"))
         );
-        assert!(matches!(Tariff::from_toml(&twice), Err(Error::InvalidTariff(m)) if m.contains("more than once")));
         let zero = format!(
             "council_name = \"X\"\n[[permit_types]]\n{}",
             one.replace("term_months = 12", "term_months = 0")
@@ -298,7 +308,9 @@ mod tests {
             check_eligibility(terms, &s, None, Some("   "), today),
             Err(EligibilityError::CarerEvidenceNeeded)
         );
-        assert!(check_eligibility(terms, &s, None, Some("Daily visits from Acme Care"), today).is_ok());
+        assert!(
+            check_eligibility(terms, &s, None, Some("Daily visits from Acme Care"), today).is_ok()
+        );
     }
 
     #[test]
@@ -322,6 +334,9 @@ mod tests {
         let mut two = terms.clone();
         two.household_limit = 2;
         assert!(check_household_limit(&two, 1).is_ok());
-        assert!(check_household_limit(&two, 2).unwrap_err().to_string().contains("2 Annual Visitor Permits"));
+        assert!(check_household_limit(&two, 2)
+            .unwrap_err()
+            .to_string()
+            .contains("2 Annual Visitor Permits"));
     }
 }

@@ -189,7 +189,8 @@ impl StreetList {
             .iter()
             .find(|s| {
                 normalise_words(&s.street) == street
-                    && s.outward_code.eq_ignore_ascii_case(address.postcode.outward())
+                    && s.outward_code
+                        .eq_ignore_ascii_case(address.postcode.outward())
             })
             .map(|s| Zone {
                 code: s.zone.clone(),
@@ -232,16 +233,28 @@ mod tests {
         }
         assert_eq!(
             Postcode::parse(" "),
-            Err(AddressError::Missing { field: "postcode".into() })
+            Err(AddressError::Missing {
+                field: "postcode".into()
+            })
         );
     }
 
     #[test]
     fn an_address_belongs_to_the_zone_of_its_street_and_district() {
         let streets = StreetList::leicester_demo();
-        let zone = streets.zone_for(&address("12", "hazel  street", "LE2 7JN")).unwrap();
-        assert_eq!(zone, Zone { code: "B".into(), name: "Hazel Street".into() });
-        let zone = streets.zone_for(&address("3", "Westcotes Drive", "LE3 0QT")).unwrap();
+        let zone = streets
+            .zone_for(&address("12", "hazel  street", "LE2 7JN"))
+            .unwrap();
+        assert_eq!(
+            zone,
+            Zone {
+                code: "B".into(),
+                name: "Hazel Street".into()
+            }
+        );
+        let zone = streets
+            .zone_for(&address("3", "Westcotes Drive", "LE3 0QT"))
+            .unwrap();
         assert_eq!(zone.code, "F");
     }
 
@@ -249,20 +262,27 @@ mod tests {
     fn every_demo_zone_from_a_to_f_has_streets() {
         let streets = StreetList::leicester_demo();
         for code in ["A", "B", "C", "D", "E", "F"] {
-            assert!(streets.streets.iter().any(|s| s.zone == code), "zone {code}");
+            assert!(
+                streets.streets.iter().any(|s| s.zone == code),
+                "zone {code}"
+            );
         }
     }
 
     #[test]
     fn an_address_in_no_zone_cannot_buy_and_is_told_why() {
         let streets = StreetList::leicester_demo();
-        let err = streets.zone_for(&address("12", "Elm Road", "LE9 9ZZ")).unwrap_err();
+        let err = streets
+            .zone_for(&address("12", "Elm Road", "LE9 9ZZ"))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "12 Elm Road, LE9 9ZZ is not in a permit zone, so permits cannot be bought for it."
         );
         // The right street in the wrong district is not in the zone either.
-        assert!(streets.zone_for(&address("12", "Hazel Street", "LE9 1AA")).is_err());
+        assert!(streets
+            .zone_for(&address("12", "Hazel Street", "LE9 1AA"))
+            .is_err());
     }
 
     #[test]
@@ -270,6 +290,9 @@ mod tests {
         let a = address("12", "Hazel Street", "LE2 7JN");
         let b = address(" 12 ", "hazel street.", "le27jn");
         assert_eq!(a.household_key(), b.household_key());
-        assert_ne!(a.household_key(), address("14", "Hazel Street", "LE2 7JN").household_key());
+        assert_ne!(
+            a.household_key(),
+            address("14", "Hazel Street", "LE2 7JN").household_key()
+        );
     }
 }

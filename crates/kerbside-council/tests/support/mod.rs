@@ -11,7 +11,9 @@ use std::sync::Arc;
 pub const PASSWORD: &str = "a long enough password";
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 pub enum Db {
@@ -41,7 +43,9 @@ pub async fn fresh_postgres_database() -> String {
     use sqlx::Connection;
     let admin = postgres_admin_url();
     let name = format!("kerbside_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to test PostgreSQL");
     sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
         .await
         .expect("create test database");
@@ -56,7 +60,10 @@ impl TestCouncil {
         let (url, dir) = match db {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
-                (format!("sqlite://{}", dir.path().join("council.db").display()), Some(dir))
+                (
+                    format!("sqlite://{}", dir.path().join("council.db").display()),
+                    Some(dir),
+                )
             }
             Db::Postgres => (fresh_postgres_database().await, None),
         };
@@ -64,7 +71,9 @@ impl TestCouncil {
     }
 
     pub async fn start_on(url: &str, now: &str, dir: Option<tempfile::TempDir>) -> TestCouncil {
-        let store = Store::connect(url).await.expect("database opens and migrates");
+        let store = Store::connect(url)
+            .await
+            .expect("database opens and migrates");
         let clock = Arc::new(FixedClock::new(at(now)));
         let server = spawn(
             "127.0.0.1:0".parse().unwrap(),
@@ -94,7 +103,14 @@ impl TestCouncil {
     }
 
     /// Registers and signs in a resident at `line1 street, postcode`; returns the token.
-    pub async fn resident_at(&self, email: &str, line1: &str, street: &str, postcode: &str, dob: Option<&str>) -> String {
+    pub async fn resident_at(
+        &self,
+        email: &str,
+        line1: &str,
+        street: &str,
+        postcode: &str,
+        dob: Option<&str>,
+    ) -> String {
         self.client
             .register(
                 &RegisterRequest {
@@ -124,9 +140,22 @@ impl TestCouncil {
             .token
     }
 
+    /// Signs in again (sessions last 30 days, so a test that moves the clock further needs one).
+    pub async fn sign_in(&self, email: &str) -> String {
+        self.client
+            .sign_in(&SignInRequest {
+                email: email.into(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .expect("sign-in succeeds")
+            .token
+    }
+
     /// A resident of 12 Hazel Street (zone B), born 1990.
     pub async fn resident(&self, email: &str) -> String {
-        self.resident_at(email, "12", "Hazel Street", "LE2 7JN", Some("1990-05-01")).await
+        self.resident_at(email, "12", "Hazel Street", "LE2 7JN", Some("1990-05-01"))
+            .await
     }
 
     /// Submits the hosted payment page's form with `card`; returns the page's HTML.
@@ -148,7 +177,12 @@ impl TestCouncil {
         response.text().await.unwrap()
     }
 
-    pub async fn buy_and_pay(&self, token: &str, permit_type: kerbside_rules::PermitType, registration: &str) -> Permit {
+    pub async fn buy_and_pay(
+        &self,
+        token: &str,
+        permit_type: kerbside_rules::PermitType,
+        registration: &str,
+    ) -> Permit {
         let purchase = self
             .client
             .buy(
@@ -166,7 +200,10 @@ impl TestCouncil {
         if let Some(payment) = &purchase.payment {
             self.pay(payment, "4444333322221111").await;
         }
-        self.client.permit(token, &purchase.permit.id).await.unwrap()
+        self.client
+            .permit(token, &purchase.permit.id)
+            .await
+            .unwrap()
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
