@@ -47,7 +47,7 @@ async fn show(
     Path((id, token)): Path<(String, String)>,
 ) -> Response {
     match load(&state, &id, &token).await {
-        Ok(Some(page)) => render(&state, &page, None, &CardForm::default()),
+        Ok(Some(page)) => render(&page, None, &CardForm::default()),
         Ok(None) => not_found(),
         Err(e) => e.into_response(),
     }
@@ -64,16 +64,14 @@ async fn submit(
         Err(e) => return e.into_response(),
     };
     if page.payment.status != "created" {
-        return render(&state, &page, None, &form);
+        return render(&page, None, &form);
     }
     let outcome = match check_card(&state, &form) {
         Ok(outcome) => outcome,
-        Err(problem) => return render(&state, &page, Some(&problem), &form),
+        Err(problem) => return render(&page, Some(&problem), &form),
     };
     match service::complete_payment(&state, &page.payment.id, outcome).await {
-        Ok(payment) => render(
-            &state,
-            &Page { payment, ..page },
+        Ok(payment) => render(&Page { payment, ..page },
             None,
             &CardForm::default(),
         ),
@@ -220,7 +218,7 @@ fn return_link(payment: &PaymentRow) -> String {
     }
 }
 
-fn render(state: &AppState, page: &Page, problem: Option<&str>, form: &CardForm) -> Response {
+fn render(page: &Page, problem: Option<&str>, form: &CardForm) -> Response {
     let amount = Money(page.payment.amount_pence);
     let (status, title, body) = match page.payment.status.as_str() {
         "succeeded" => (
@@ -294,7 +292,6 @@ fn render(state: &AppState, page: &Page, problem: Option<&str>, form: &CardForm)
             )
         }
     };
-    let _ = state;
     let html = format!(
         r#"<!doctype html><html lang="en-GB"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} – {council}</title><style>{STYLE}</style></head>

@@ -646,7 +646,6 @@ struct NewPermit<'a> {
 /// payment. Returns the permit id and the payment id.
 async fn insert_permit(
     conn: &mut AnyConnection,
-    state: &AppState,
     new: NewPermit<'_>,
     now: DateTime<Utc>,
 ) -> Result<(String, Option<String>)> {
@@ -729,7 +728,6 @@ async fn insert_permit(
     .bind(millis(now + Duration::minutes(PAYMENT_MINUTES)))
     .execute(&mut *conn)
     .await?;
-    let _ = state;
     Ok((id, Some(payment_id)))
 }
 
@@ -791,7 +789,6 @@ pub async fn buy(state: &AppState, account: &AccountRow, req: &PermitRequest) ->
     check_household_limit(&p.terms, u32::try_from(current).unwrap_or(u32::MAX))?;
     let (permit_id, payment_id) = insert_permit(
         &mut tx,
-        state,
         NewPermit {
             account,
             prepared_type: &p.terms,
@@ -904,7 +901,6 @@ pub async fn renew(
     };
     let (new_id, payment_id) = insert_permit(
         &mut tx,
-        state,
         NewPermit {
             account,
             prepared_type: &terms,
@@ -1073,7 +1069,7 @@ pub async fn complete_payment(
     payment_id: &str,
     outcome: CardOutcome,
 ) -> Result<PaymentRow> {
-    let (now, today) = today(state);
+    let (now, _) = today(state);
     let payment = payment_row(state, payment_id)
         .await?
         .ok_or_else(|| Error::NotFound("That payment was not found.".into()))?;
@@ -1137,7 +1133,6 @@ pub async fn complete_payment(
         }
     }
     tx.commit().await?;
-    let _ = today;
     payment_row(state, payment_id)
         .await?
         .ok_or_else(|| Error::Internal("payment vanished".into()))
