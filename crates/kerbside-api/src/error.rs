@@ -1,8 +1,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use ts_rs::TS;
 
 /// The small set of error kinds clients branch on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The request broke a rule or was malformed; the message says which.
@@ -24,7 +26,8 @@ pub enum ErrorKind {
 }
 
 /// The body of every error response: `{"kind": "...", "message": "..."}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, thiserror::Error, TS)]
+#[ts(export)]
 #[error("{message}")]
 pub struct ApiError {
     pub kind: ErrorKind,

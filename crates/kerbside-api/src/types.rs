@@ -9,9 +9,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kerbside_rules::{PermitStatus, PermitType};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use ts_rs::TS;
 
 /// A postal address as the resident types it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct PostalAddress {
     /// House number or name, e.g. "12" or "Flat 3, Rose Court".
@@ -22,20 +24,23 @@ pub struct PostalAddress {
 }
 
 /// A lettered parking zone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct ZoneView {
     pub code: String,
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Resident,
     Officer,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub email: String,
@@ -51,14 +56,16 @@ pub struct RegisterRequest {
     pub reminder_email: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct Session {
     /// Bearer token for `Authorization: Bearer …`. Keep it secret.
     pub token: String,
@@ -66,7 +73,8 @@ pub struct Session {
     pub profile: Profile,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct Profile {
     pub id: String,
     pub email: String,
@@ -80,13 +88,15 @@ pub struct Profile {
 }
 
 /// Fields left out are unchanged. `reminder_email: null` stops email reminders.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<NaiveDate>,
+    #[ts(optional, type = "string | null")]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -97,7 +107,8 @@ pub struct ProfileUpdate {
 }
 
 /// What a permit type costs and needs, from the council's tariff.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct PermitTypeInfo {
     #[schema(value_type = String, example = "annual_visitor")]
     pub permit_type: PermitType,
@@ -113,7 +124,8 @@ pub struct PermitTypeInfo {
     pub refund_terms: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct CouncilInfo {
     pub name: String,
     pub permit_types: Vec<PermitTypeInfo>,
@@ -125,7 +137,8 @@ pub struct CouncilInfo {
     pub today: NaiveDate,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct PermitRequest {
     #[schema(value_type = String, example = "annual_visitor")]
@@ -142,7 +155,8 @@ pub struct PermitRequest {
 }
 
 /// The price and term a purchase would have, checked against every rule, without buying.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct PermitQuote {
     #[schema(value_type = String)]
     pub permit_type: PermitType,
@@ -155,7 +169,8 @@ pub struct PermitQuote {
     pub expires_on: NaiveDate,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct PermitHistoryEntry {
     pub at: DateTime<Utc>,
     /// e.g. "created", "paid", "registration_changed", "renewed", "cancelled".
@@ -164,7 +179,8 @@ pub struct PermitHistoryEntry {
     pub detail: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct Permit {
     pub id: String,
     /// Short reference to quote to the council, e.g. "KP-7F3K9Q".
@@ -196,13 +212,15 @@ pub struct Permit {
     pub as_of: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct PermitList {
     pub permits: Vec<Permit>,
     pub as_of: DateTime<Utc>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Waiting for the resident on the payment page.
@@ -211,7 +229,8 @@ pub enum PaymentStatus {
     Failed,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct Payment {
     pub id: String,
     pub permit_id: String,
@@ -226,27 +245,31 @@ pub struct Payment {
 }
 
 /// A new permit (awaiting payment unless free) and its payment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct Purchase {
     pub permit: Permit,
     /// Absent when the permit is free (it is active at once).
     pub payment: Option<Payment>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationChange {
     pub registration: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct RenewalRequest {
     #[serde(default)]
     pub return_url: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct RefundQuote {
     pub permit_id: String,
     pub refund_pence: i64,
@@ -256,7 +279,8 @@ pub struct RefundQuote {
     pub refund_terms: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct CancellationRequest {
     /// The refund the resident was shown; if the council's quote has changed since (e.g. the
@@ -265,7 +289,8 @@ pub struct CancellationRequest {
     pub expected_refund_pence: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct Cancellation {
     pub permit: Permit,
     pub refund_pence: i64,
