@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test: UI unit tests, formatting and lints, then the whole Rust workspace (rules,
+# API, council server on SQLite and PostgreSQL, the desktop core with the real keyring, the
+# Tauri smoke test) inside a private desktop session (D-Bus, gnome-keyring, Xvfb).
+# Installs what it needs first (scripts/setup.sh), so it works on a fresh Debian/Ubuntu machine.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+
+step "setup"
+bash scripts/setup.sh
+[ -d ui/node_modules ] || npm --prefix ui ci --no-audit --no-fund --loglevel=error
+
+step "ui: build and unit tests"
+npm --prefix ui run build
+npm --prefix ui test
+
+step "PostgreSQL for the tests of the Postgres path"
+KERBSIDE_TEST_POSTGRES_URL=$(bash scripts/pg.sh start)
+export KERBSIDE_TEST_POSTGRES_URL
+trap 'bash scripts/pg.sh stop' EXIT
+
+step "cargo fmt"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+scripts/with-desktop-session.sh cargo test --workspace
+
+step "generated TypeScript types are current"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+    git status --porcelain -- ui/src/bindings
+    echo "ui/src/bindings changed when the tests regenerated them: commit the new files" >&2
+    exit 1
+  fi
+fi
+step "all tests passed"
