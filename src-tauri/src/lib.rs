@@ -1,19 +1,125 @@
-//! The Kerbside desktop shell (Tauri 2). The UI in ui/ calls only the commands registered here.
+//! The Kerbside desktop shell (Tauri 2). It starts the core ([`kerbside_desktop::Kerbside`]),
+//! registers the thin commands in [`commands`], raises renewal notifications and runs the
+//! background sync. All rules, storage and council access live in crates/.
 
 mod commands;
+mod notify;
 
-use tauri::{Builder, Runtime};
+use kerbside_api::clock::{parse_clock_setting, OffsetClock, SystemClock};
+use kerbside_api::SharedClock;
+use kerbside_desktop::{Kerbside, KeyringSecrets, StartOptions};
+use std::sync::Arc;
+use std::time::Duration;
+use tauri::{Builder, Emitter, Manager, Runtime};
 
-/// Registers the commands and plugins; shared by [`run`] and the tests (which use a mock runtime).
+/// The keyring service name: the app identifier.
+pub const KEYRING_SERVICE: &str = "uk.kerbside.app";
+/// How often the background sync and renewal check run while the app is open.
+const BACKGROUND_SYNC_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Registers the commands; shared by [`run`] and the tests (which use a mock runtime).
 fn with_handlers<R: Runtime>(builder: Builder<R>) -> Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![commands::app_version])
+    builder.invoke_handler(tauri::generate_handler![
+        commands::app_version,
+        commands::app_snapshot,
+        commands::council_info,
+        commands::register,
+        commands::sign_in,
+        commands::sign_out,
+        commands::cached_permits,
+        commands::sync_permits,
+        commands::permit_detail,
+        commands::check_registration,
+        commands::quote_permit,
+        commands::buy_permit,
+        commands::open_payment,
+        commands::close_payment,
+        commands::payment_status,
+        commands::edit_registration,
+        commands::renew_permit,
+        commands::refund_quote,
+        commands::cancel_permit,
+        commands::get_profile,
+        commands::update_profile,
+        commands::set_permit_filter,
+        commands::set_council_url,
+        commands::data_summary,
+        commands::wipe_local_data,
+    ])
+}
+
+/// `KERBSIDE_CLOCK=2028-01-30T09:00:00Z` starts the app's clock (and the embedded council's)
+/// at that instant, for demos and tests. Without it, the real clock.
+fn clock_from_env() -> (SharedClock, bool) {
+    match std::env::var("KERBSIDE_CLOCK") {
+        Ok(value) if !value.trim().is_empty() => match parse_clock_setting(&value) {
+            Ok(at) => {
+                tracing::warn!(%at, "KERBSIDE_CLOCK is set: Kerbside is using a DEMO/TEST clock, not the real date");
+                eprintln!("kerbside: WARNING: demo/test clock set to {at} (KERBSIDE_CLOCK)");
+                (Arc::new(OffsetClock::starting_at(at)), true)
+            }
+            Err(problem) => {
+                eprintln!("kerbside: ignoring KERBSIDE_CLOCK: {problem}");
+                (Arc::new(SystemClock), false)
+            }
+        },
+        _ => (Arc::new(SystemClock), false),
+    }
+}
+
+/// Syncs at start-up and then hourly, raising any due renewal notifications each time.
+fn spawn_background_sync<R: Runtime>(app: tauri::AppHandle<R>, core: Arc<Kerbside>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            commands::sync_and_remind(&app, &core).await.ok();
+            if let Ok(view) = core.cached_permits().await {
+                let _ = app.emit("permits-updated", view);
+            }
+            tokio::time::sleep(BACKGROUND_SYNC_EVERY).await;
+        }
+    });
 }
 
 /// Starts the desktop app and blocks until it exits.
 pub fn run() {
-    with_handlers(tauri::Builder::default())
-        .run(tauri::generate_context!())
-        .expect("error while running Kerbside");
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KERBSIDE_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let app = with_handlers(tauri::Builder::default())
+        .plugin(tauri_plugin_notification::init())
+        .setup(|app| {
+            let data_dir = app.path().app_data_dir()?;
+            let (clock, clock_is_set) = clock_from_env();
+            let options = StartOptions {
+                data_dir,
+                clock,
+                clock_is_set,
+                council_url: std::env::var("KERBSIDE_COUNCIL_URL")
+                    .ok()
+                    .filter(|u| !u.trim().is_empty()),
+                keyring_service: KEYRING_SERVICE.into(),
+            };
+            let secrets = Arc::new(KeyringSecrets::new(KEYRING_SERVICE));
+            let core = tauri::async_runtime::block_on(Kerbside::start(options, secrets))
+                .map_err(|e| e.to_ui().message)?;
+            let core = Arc::new(core);
+            app.manage(core.clone());
+            spawn_background_sync(app.handle().clone(), core);
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("error while starting Kerbside");
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            if let Some(core) = handle.try_state::<Arc<Kerbside>>() {
+                tauri::async_runtime::block_on(core.shutdown());
+            }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -22,23 +128,21 @@ mod tests {
     use tauri::test::{mock_builder, INVOKE_KEY};
     use tauri::webview::InvokeRequest;
 
-    fn invoke(cmd: &str) -> InvokeRequest {
+    fn invoke(cmd: &str, body: serde_json::Value) -> InvokeRequest {
         InvokeRequest {
             cmd: cmd.into(),
             callback: CallbackFn(0),
             error: CallbackFn(1),
             // The origin of the app's own pages on Linux and macOS.
             url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::default(),
+            body: InvokeBody::Json(body),
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_string(),
         }
     }
 
     #[test]
-    fn app_version_answers_over_ipc() {
-        // The real config and capabilities, with a mock runtime: this also checks that the
-        // "main" window's capability lets the UI reach the command.
+    fn commands_answer_over_ipc_with_the_real_config_and_capabilities() {
         let app = super::with_handlers(mock_builder())
             .build(tauri::generate_context!())
             .expect("build mock app");
@@ -46,9 +150,23 @@ mod tests {
             .build()
             .expect("main webview");
 
-        tauri::test::assert_ipc_response(&webview, invoke("app_version"), Ok("0.1.0"));
+        tauri::test::assert_ipc_response(
+            &webview,
+            invoke("app_version", serde_json::json!({})),
+            Ok("0.1.0"),
+        );
+        tauri::test::assert_ipc_response(
+            &webview,
+            invoke("check_registration", serde_json::json!({"typed": " ab12cde "})),
+            Ok("AB12 CDE"),
+        );
+        let refused =
+            tauri::test::get_ipc_response(&webview, invoke("check_registration", serde_json::json!({"typed": "AB00 CDE"})))
+                .expect_err("an invalid registration is refused");
+        assert_eq!(refused["kind"], "validation");
+        assert!(refused["message"].as_str().unwrap().contains("00"));
 
-        let unknown = tauri::test::get_ipc_response(&webview, invoke("no_such_command"));
+        let unknown = tauri::test::get_ipc_response(&webview, invoke("no_such_command", serde_json::json!({})));
         assert!(unknown.is_err(), "unknown commands must be refused");
     }
 }

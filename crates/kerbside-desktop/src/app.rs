@@ -167,6 +167,20 @@ impl Kerbside {
         }
     }
 
+    /// The council's base URL (the embedded council's random port, or the configured URL).
+    pub async fn council_url(&self) -> String {
+        self.link.read().await.client.base_url().to_string()
+    }
+
+    /// Whether the last council call reached it (`None` before the first).
+    pub fn online(&self) -> Option<bool> {
+        match self.online.load(Ordering::Relaxed) {
+            0 => None,
+            1 => Some(true),
+            _ => Some(false),
+        }
+    }
+
     async fn client(&self) -> (CouncilClient, String) {
         let link = self.link.read().await;
         (link.client.clone(), link.secret_key.clone())
@@ -258,11 +272,7 @@ impl Kerbside {
                 .as_ref()
                 .filter(|_| signed_in)
                 .map(|a| a.email.clone()),
-            online: match self.online.load(Ordering::Relaxed) {
-                0 => None,
-                1 => Some(true),
-                _ => Some(false),
-            },
+            online: self.online(),
             last_synced_at: account.and_then(|a| a.last_synced_at),
             today: self.today(),
             clock_is_set: self.options.clock_is_set,
