@@ -24,7 +24,10 @@ fn ui(e: kerbside_desktop::Error) -> ApiError {
 /// Tells the UI when reachability changes, so the offline banner appears and clears by itself.
 fn announce_connection<R: Runtime>(app: &AppHandle<R>, core: &Kerbside) {
     if let Some(online) = core.online() {
-        let _ = app.emit("connection-changed", serde_json::json!({ "online": online }));
+        let _ = app.emit(
+            "connection-changed",
+            serde_json::json!({ "online": online }),
+        );
     }
 }
 
@@ -36,7 +39,10 @@ pub async fn sync_and_remind<R: Runtime>(
     let synced = core.sync().await;
     announce_connection(app, core);
     // Reminders run from the cache, so they are raised even when the council is unreachable.
-    if let Err(error) = core.run_renewal_reminders(&NativeNotifier(app.clone())).await {
+    if let Err(error) = core
+        .run_renewal_reminders(&NativeNotifier(app.clone()))
+        .await
+    {
         tracing::warn!(%error, "renewal reminder check failed");
     }
     synced
@@ -109,7 +115,11 @@ pub async fn buy_permit(core: Core<'_>, request: PermitRequest) -> CmdResult<Pur
 /// pages are opened, and that window gets no access to the app's commands (the capability
 /// covers the main window only).
 #[tauri::command]
-pub async fn open_payment<R: Runtime>(app: AppHandle<R>, core: Core<'_>, url: String) -> CmdResult<()> {
+pub async fn open_payment<R: Runtime>(
+    app: AppHandle<R>,
+    core: Core<'_>,
+    url: String,
+) -> CmdResult<()> {
     let allowed = format!("{}/pay/", core.council_url().await);
     if !url.starts_with(&allowed) {
         return Err(ApiError::new(
@@ -117,9 +127,12 @@ pub async fn open_payment<R: Runtime>(app: AppHandle<R>, core: Core<'_>, url: St
             "That is not your council's payment page, so Kerbside will not open it.",
         ));
     }
-    let target = url
-        .parse()
-        .map_err(|_| ApiError::new(ErrorKind::Validation, "The payment page address is not valid."))?;
+    let target = url.parse().map_err(|_| {
+        ApiError::new(
+            ErrorKind::Validation,
+            "The payment page address is not valid.",
+        )
+    })?;
     if let Some(existing) = app.get_webview_window(PAYMENT_WINDOW) {
         let _ = existing.destroy();
     }
@@ -129,7 +142,10 @@ pub async fn open_payment<R: Runtime>(app: AppHandle<R>, core: Core<'_>, url: St
         .build()
         .map_err(|e| {
             tracing::error!(error = %e, "could not open the payment window");
-            ApiError::new(ErrorKind::Internal, "Kerbside could not open the payment window. Try again.")
+            ApiError::new(
+                ErrorKind::Internal,
+                "Kerbside could not open the payment window. Try again.",
+            )
         })?;
     let handle = app.clone();
     window.on_window_event(move |event| {

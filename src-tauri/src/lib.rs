@@ -157,16 +157,27 @@ mod tests {
         );
         tauri::test::assert_ipc_response(
             &webview,
-            invoke("check_registration", serde_json::json!({"typed": " ab12cde "})),
+            invoke(
+                "check_registration",
+                serde_json::json!({"typed": " ab12cde "}),
+            ),
             Ok("AB12 CDE"),
         );
-        let refused =
-            tauri::test::get_ipc_response(&webview, invoke("check_registration", serde_json::json!({"typed": "AB00 CDE"})))
-                .expect_err("an invalid registration is refused");
+        let refused = tauri::test::get_ipc_response(
+            &webview,
+            invoke(
+                "check_registration",
+                serde_json::json!({"typed": "AB00 CDE"}),
+            ),
+        )
+        .expect_err("an invalid registration is refused");
         assert_eq!(refused["kind"], "validation");
         assert!(refused["message"].as_str().unwrap().contains("00"));
 
-        let unknown = tauri::test::get_ipc_response(&webview, invoke("no_such_command", serde_json::json!({})));
+        let unknown = tauri::test::get_ipc_response(
+            &webview,
+            invoke("no_such_command", serde_json::json!({})),
+        );
         assert!(unknown.is_err(), "unknown commands must be refused");
     }
 }

@@ -8,8 +8,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use kerbside_rules::{PermitStatus, PermitType};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// A postal address as the resident types it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]

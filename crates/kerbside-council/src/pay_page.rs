@@ -71,10 +71,7 @@ async fn submit(
         Err(problem) => return render(&page, Some(&problem), &form),
     };
     match service::complete_payment(&state, &page.payment.id, outcome).await {
-        Ok(payment) => render(&Page { payment, ..page },
-            None,
-            &CardForm::default(),
-        ),
+        Ok(payment) => render(&Page { payment, ..page }, None, &CardForm::default()),
         Err(e) => e.into_response(),
     }
 }

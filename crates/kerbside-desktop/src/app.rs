@@ -8,7 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kerbside_api::types::*;
 use kerbside_api::{ClientError, CouncilClient, ErrorKind, SharedClock};
 use kerbside_council::{seed, CouncilConfig, RunningServer, Store};
-use kerbside_rules::{check_renewal, format_uk_date, uk_local_date, PermitStatus, Registration, Term};
+use kerbside_rules::{
+    check_renewal, format_uk_date, uk_local_date, PermitStatus, Registration, Term,
+};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -223,7 +225,10 @@ impl Kerbside {
         Fut: std::future::Future<Output = std::result::Result<T, ClientError>>,
     {
         let (client, key) = self.client().await;
-        let token = self.secret_get(key.clone()).await?.ok_or(Error::NotSignedIn)?;
+        let token = self
+            .secret_get(key.clone())
+            .await?
+            .ok_or(Error::NotSignedIn)?;
         let result = call(client, token).await;
         self.note_reachability(&result);
         match result {
@@ -248,7 +253,11 @@ impl Kerbside {
         let link = self.link.read().await;
         link.info
             .as_ref()
-            .and_then(|i| i.permit_types.iter().find(|t| t.permit_type == permit.permit_type))
+            .and_then(|i| {
+                i.permit_types
+                    .iter()
+                    .find(|t| t.permit_type == permit.permit_type)
+            })
             .map(|t| t.term_months)
             .unwrap_or(DEFAULT_TERM_MONTHS)
     }
@@ -407,14 +416,17 @@ impl Kerbside {
             .await;
         match fresh {
             Ok(permit) => {
-                self.cache.upsert_permit(&account_id, &permit, self.now()).await?;
+                self.cache
+                    .upsert_permit(&account_id, &permit, self.now())
+                    .await?;
                 Ok(self.card(permit).await)
             }
             Err(Error::Council(ClientError::Offline)) => {
                 let cached = self.cache.permits(&account_id).await?;
-                let permit = cached.into_iter().find(|p| p.id == id).ok_or_else(|| {
-                    Error::Council(ClientError::Offline)
-                })?;
+                let permit = cached
+                    .into_iter()
+                    .find(|p| p.id == id)
+                    .ok_or_else(|| Error::Council(ClientError::Offline))?;
                 Ok(self.card(permit).await)
             }
             Err(e) => Err(e),
@@ -434,7 +446,9 @@ impl Kerbside {
 
     async fn remember(&self, permit: &Permit) -> Result<()> {
         let account_id = self.account_id().await?;
-        self.cache.upsert_permit(&account_id, permit, self.now()).await
+        self.cache
+            .upsert_permit(&account_id, permit, self.now())
+            .await
     }
 
     /// Starts a purchase. A paid type comes back awaiting payment with the hosted page's URL;
@@ -465,7 +479,11 @@ impl Kerbside {
         Ok(payment)
     }
 
-    pub async fn edit_registration(&self, permit_id: &str, registration: &str) -> Result<PermitCard> {
+    pub async fn edit_registration(
+        &self,
+        permit_id: &str,
+        registration: &str,
+    ) -> Result<PermitCard> {
         let canonical = Registration::parse(registration)?.canonical();
         let key = CouncilClient::new_idempotency_key();
         let change = RegistrationChange {
@@ -519,7 +537,11 @@ impl Kerbside {
 
     /// Cancels with the refund the resident was shown; if the council's figure has changed,
     /// nothing is cancelled and the new quote is reported.
-    pub async fn cancel(&self, permit_id: &str, expected_refund_pence: i64) -> Result<Cancellation> {
+    pub async fn cancel(
+        &self,
+        permit_id: &str,
+        expected_refund_pence: i64,
+    ) -> Result<Cancellation> {
         let key = CouncilClient::new_idempotency_key();
         let request = CancellationRequest {
             expected_refund_pence: Some(expected_refund_pence),
@@ -565,7 +587,9 @@ impl Kerbside {
                     )),
                     other => other.into(),
                 })?;
-                self.cache.set_setting(COUNCIL_URL_SETTING, Some(&url)).await?;
+                self.cache
+                    .set_setting(COUNCIL_URL_SETTING, Some(&url))
+                    .await?;
                 link
             }
             None => {

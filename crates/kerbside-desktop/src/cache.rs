@@ -154,11 +154,10 @@ impl Cache {
 
     /// The account's cached permits, newest expiry first.
     pub async fn permits(&self, account_id: &str) -> Result<Vec<Permit>> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT body FROM permits WHERE account_id = ?1")
-                .bind(account_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT body FROM permits WHERE account_id = ?1")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
         let mut permits = Vec::with_capacity(rows.len());
         for (body,) in rows {
             match serde_json::from_str::<Permit>(&body) {

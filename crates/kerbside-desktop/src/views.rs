@@ -93,9 +93,12 @@ pub fn card(permit: Permit, today: NaiveDate, term_months: u32) -> PermitCard {
     };
     let renewed = permit.renewed_by.is_some();
     let live = status == PermitStatus::Active;
-    let renewal_open =
-        live && !renewed && check_renewal(&term, term_months, today).is_ok();
-    let renewal_note = if renewed && matches!(status, PermitStatus::Active | PermitStatus::SupersededByRenewal) {
+    let renewal_open = live && !renewed && check_renewal(&term, term_months, today).is_ok();
+    let renewal_note = if renewed
+        && matches!(
+            status,
+            PermitStatus::Active | PermitStatus::SupersededByRenewal
+        ) {
         Some("Renewed: the next permit follows on".to_string())
     } else if live && renewal_open {
         Some(format!(
@@ -219,12 +222,18 @@ mod tests {
     fn a_cached_live_permit_says_when_renewal_opens_until_the_window_opens() {
         let p = permit(PermitStatus::Active, d(2026, 4, 4), d(2027, 4, 3));
         let before = card(p.clone(), d(2027, 3, 3), 12);
-        assert_eq!(before.renewal_note.as_deref(), Some("Renewal opens on 4 March 2027"));
+        assert_eq!(
+            before.renewal_note.as_deref(),
+            Some("Renewal opens on 4 March 2027")
+        );
         assert!(!before.can_renew);
         assert_eq!(before.days_left, 32);
         let inside = card(p, d(2027, 3, 4), 12);
         assert!(inside.renewal_open && inside.can_renew);
-        assert_eq!(inside.renewal_note.as_deref(), Some("Renewal open until 3 April 2027"));
+        assert_eq!(
+            inside.renewal_note.as_deref(),
+            Some("Renewal open until 3 April 2027")
+        );
     }
 
     #[test]

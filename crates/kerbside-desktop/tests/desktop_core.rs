@@ -67,8 +67,15 @@ impl World {
     }
 
     async fn restart_council(&mut self) {
-        let port = self.council_url.rsplit(':').next().unwrap().parse().unwrap();
-        self.council = Some(start_council(self.council_dir.path(), self.clock.clone(), Some(port)).await);
+        let port = self
+            .council_url
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        self.council =
+            Some(start_council(self.council_dir.path(), self.clock.clone(), Some(port)).await);
     }
 
     fn keyring_token(&self) -> Option<String> {
@@ -147,7 +154,9 @@ fn everything_on_disk(dir: &Path) -> Vec<u8> {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[derive(Default)]
@@ -166,7 +175,10 @@ impl Notifier for RecordingNotifier {
 async fn the_session_token_lives_only_in_the_keyring_and_sign_out_removes_everything() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    let profile = app.register(registration("alex@example.org")).await.unwrap();
+    let profile = app
+        .register(registration("alex@example.org"))
+        .await
+        .unwrap();
     assert_eq!(profile.email, "alex@example.org");
     app.buy(care_permit("AB12CDE")).await.unwrap();
     app.sync().await.unwrap();
@@ -174,7 +186,10 @@ async fn the_session_token_lives_only_in_the_keyring_and_sign_out_removes_everyt
     let token = world.keyring_token().expect("the token is in the keyring");
     let disk = everything_on_disk(world.app_dir.path());
     assert!(!contains(&disk, &token), "the token must not be on disk");
-    assert!(!contains(&disk, PASSWORD), "the password must not be on disk");
+    assert!(
+        !contains(&disk, PASSWORD),
+        "the password must not be on disk"
+    );
     assert_eq!(
         app.snapshot().await.unwrap().signed_in_email.as_deref(),
         Some("alex@example.org")
@@ -182,13 +197,21 @@ async fn the_session_token_lives_only_in_the_keyring_and_sign_out_removes_everyt
 
     assert_eq!(app.sign_out().await.unwrap(), None);
     assert_eq!(world.keyring_token(), None, "the keyring entry is deleted");
-    assert_eq!(app.cache().cached_permit_count().await.unwrap(), 0, "the cache is wiped");
+    assert_eq!(
+        app.cache().cached_permit_count().await.unwrap(),
+        0,
+        "the cache is wiped"
+    );
     let revoked = CouncilClient::new(world.council_url.clone())
         .unwrap()
         .permits(&token)
         .await
         .unwrap_err();
-    assert_eq!(revoked.kind(), ErrorKind::Unauthorised, "the council revoked the token");
+    assert_eq!(
+        revoked.kind(),
+        ErrorKind::Unauthorised,
+        "the council revoked the token"
+    );
     assert_eq!(app.snapshot().await.unwrap().signed_in_email, None);
 }
 
@@ -196,7 +219,9 @@ async fn the_session_token_lives_only_in_the_keyring_and_sign_out_removes_everyt
 async fn a_paid_permit_is_live_only_after_the_council_confirms_the_payment() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("buyer@example.org")).await.unwrap();
+    app.register(registration("buyer@example.org"))
+        .await
+        .unwrap();
     let purchase = app
         .buy(PermitRequest {
             permit_type: PermitType::AnnualVisitor,
@@ -210,14 +235,23 @@ async fn a_paid_permit_is_live_only_after_the_council_confirms_the_payment() {
     assert_eq!(cached.permits[0].status, PermitStatus::AwaitingPayment);
     assert_eq!(cached.permits[0].status_label, "Awaiting payment");
     let payment = purchase.payment.unwrap();
-    assert_eq!(app.payment(&payment.id).await.unwrap().status, PaymentStatus::Created);
+    assert_eq!(
+        app.payment(&payment.id).await.unwrap().status,
+        PaymentStatus::Created
+    );
 
     pay(&payment, "4444333322221111").await;
-    assert_eq!(app.payment(&payment.id).await.unwrap().status, PaymentStatus::Succeeded);
+    assert_eq!(
+        app.payment(&payment.id).await.unwrap().status,
+        PaymentStatus::Succeeded
+    );
     let card = &app.cached_permits().await.unwrap().permits[0];
     assert_eq!(card.status_label, "Live");
     assert_eq!(card.permit.registration, "AB12 CDE");
-    assert_eq!(card.renewal_note.as_deref(), Some("Renewal opens on 30 January 2028"));
+    assert_eq!(
+        card.renewal_note.as_deref(),
+        Some("Renewal opens on 30 January 2028")
+    );
     assert!(!card.can_renew && card.can_cancel && card.can_edit_registration);
 }
 
@@ -225,7 +259,9 @@ async fn a_paid_permit_is_live_only_after_the_council_confirms_the_payment() {
 async fn a_declined_card_leaves_no_live_permit_and_says_why() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("declined@example.org")).await.unwrap();
+    app.register(registration("declined@example.org"))
+        .await
+        .unwrap();
     let purchase = app
         .buy(PermitRequest {
             permit_type: PermitType::AnnualVisitor,
@@ -239,7 +275,11 @@ async fn a_declined_card_leaves_no_live_permit_and_says_why() {
     pay(&payment, "4000000000000002").await;
     let failed = app.payment(&payment.id).await.unwrap();
     assert_eq!(failed.status, PaymentStatus::Failed);
-    assert!(failed.failure_reason.unwrap().to_lowercase().contains("declined"));
+    assert!(failed
+        .failure_reason
+        .unwrap()
+        .to_lowercase()
+        .contains("declined"));
     let card = &app.cached_permits().await.unwrap().permits[0];
     assert_eq!(card.status, PermitStatus::PaymentFailed);
 }
@@ -248,20 +288,28 @@ async fn a_declined_card_leaves_no_live_permit_and_says_why() {
 async fn invalid_registrations_are_refused_with_the_reason_before_anything_is_sent() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("typo@example.org")).await.unwrap();
+    app.register(registration("typo@example.org"))
+        .await
+        .unwrap();
     let err = app.buy(care_permit("AB00 CDE")).await.unwrap_err().to_ui();
     assert_eq!(err.kind, ErrorKind::Validation);
     assert!(err.message.contains("00"), "{}", err.message);
     assert_eq!(app.check_registration(" ab12cde ").unwrap(), "AB12 CDE");
     assert!(app.check_registration("AB12-CDE").is_err());
-    assert_eq!(app.sync().await.unwrap().permits.len(), 0, "nothing was bought");
+    assert_eq!(
+        app.sync().await.unwrap().permits.len(),
+        0,
+        "nothing was bought"
+    );
 }
 
 #[tokio::test]
 async fn offline_the_cached_permits_are_shown_with_their_sync_time_and_the_app_recovers() {
     let mut world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("offline@example.org")).await.unwrap();
+    app.register(registration("offline@example.org"))
+        .await
+        .unwrap();
     app.buy(care_permit("AB12CDE")).await.unwrap();
     let synced = app.sync().await.unwrap();
     let synced_at = synced.last_synced_at.expect("a sync time is recorded");
@@ -275,7 +323,11 @@ async fn offline_the_cached_permits_are_shown_with_their_sync_time_and_the_app_r
     assert_eq!(cached.permits.len(), 1);
     assert_eq!(cached.last_synced_at, Some(synced_at));
     let buy = app.buy(care_permit("XY34ZZZ")).await.unwrap_err();
-    assert_eq!(buy.kind(), ErrorKind::Offline, "nothing is queued to happen later");
+    assert_eq!(
+        buy.kind(),
+        ErrorKind::Offline,
+        "nothing is queued to happen later"
+    );
 
     // Restarting the app while offline: the permits are still there.
     drop(app);
@@ -294,11 +346,17 @@ async fn offline_the_cached_permits_are_shown_with_their_sync_time_and_the_app_r
 async fn one_renewal_notification_per_permit_per_term_even_across_restarts() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("remind@example.org")).await.unwrap();
+    app.register(registration("remind@example.org"))
+        .await
+        .unwrap();
     app.buy(care_permit("AB12CDE")).await.unwrap();
     app.sync().await.unwrap();
     let notifier = RecordingNotifier::default();
-    assert_eq!(app.run_renewal_reminders(&notifier).await.unwrap(), 0, "window not open yet");
+    assert_eq!(
+        app.run_renewal_reminders(&notifier).await.unwrap(),
+        0,
+        "window not open yet"
+    );
 
     // 30 days before the last day (29 Feb 2028) the window opens: 30 January 2028.
     world.clock.set(at("2028-01-30T08:00:00Z"));
@@ -306,17 +364,26 @@ async fn one_renewal_notification_per_permit_per_term_even_across_restarts() {
     assert_eq!(app.run_renewal_reminders(&notifier).await.unwrap(), 0);
     drop(app);
     let app = world.app().await;
-    assert_eq!(app.run_renewal_reminders(&notifier).await.unwrap(), 0, "a restart raises no second one");
+    assert_eq!(
+        app.run_renewal_reminders(&notifier).await.unwrap(),
+        0,
+        "a restart raises no second one"
+    );
     let raised = notifier.0.lock().unwrap().clone();
     assert_eq!(raised.len(), 1);
-    assert!(raised[0].contains("AB12 CDE") && raised[0].contains("29 February 2028"), "{raised:?}");
+    assert!(
+        raised[0].contains("AB12 CDE") && raised[0].contains("29 February 2028"),
+        "{raised:?}"
+    );
 }
 
 #[tokio::test]
 async fn an_expired_session_asks_to_sign_in_again_and_keeps_the_cached_permits() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("expiry@example.org")).await.unwrap();
+    app.register(registration("expiry@example.org"))
+        .await
+        .unwrap();
     app.buy(care_permit("AB12CDE")).await.unwrap();
     app.sync().await.unwrap();
     world.clock.set(at("2027-04-05T09:00:00Z"));
@@ -337,7 +404,9 @@ async fn an_expired_session_asks_to_sign_in_again_and_keeps_the_cached_permits()
 async fn the_carers_permit_type_choice_is_remembered_across_restarts() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("carer@example.org")).await.unwrap();
+    app.register(registration("carer@example.org"))
+        .await
+        .unwrap();
     app.buy(care_permit("AB12CDE")).await.unwrap();
     let visitor = app
         .buy(PermitRequest {
@@ -367,7 +436,9 @@ async fn the_carers_permit_type_choice_is_remembered_across_restarts() {
 async fn edit_registration_renew_and_cancel_go_through_the_council() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("flows@example.org")).await.unwrap();
+    app.register(registration("flows@example.org"))
+        .await
+        .unwrap();
     let purchase = app
         .buy(PermitRequest {
             permit_type: PermitType::AnnualVisitor,
@@ -381,7 +452,11 @@ async fn edit_registration_renew_and_cancel_go_through_the_council() {
     let id = purchase.permit.id.clone();
     let edited = app.edit_registration(&id, "xy34 zzz").await.unwrap();
     assert_eq!(edited.permit.registration, "XY34 ZZZ");
-    assert!(edited.permit.history.iter().any(|h| h.detail.contains("XY34 ZZZ")));
+    assert!(edited
+        .permit
+        .history
+        .iter()
+        .any(|h| h.detail.contains("XY34 ZZZ")));
 
     let early = app.renew(&id).await.unwrap_err().to_ui();
     assert_eq!(early.message, "Renewal opens on 30 January 2028.");
@@ -423,7 +498,11 @@ async fn the_embedded_demo_council_starts_in_process_with_the_demo_resident() {
     .await
     .unwrap();
     let view = app.sync().await.unwrap();
-    assert_eq!(view.permits.len(), 2, "the demo resident has a visitor and a care permit");
+    assert_eq!(
+        view.permits.len(),
+        2,
+        "the demo resident has a visitor and a care permit"
+    );
     assert!(dir.path().join("demo-council.db").exists());
     app.shutdown().await;
 }
@@ -432,7 +511,9 @@ async fn the_embedded_demo_council_starts_in_process_with_the_demo_resident() {
 async fn wiping_the_local_copy_leaves_nothing_behind_but_the_council_keeps_the_permits() {
     let world = World::new("2027-03-01T09:00:00Z").await;
     let app = world.app().await;
-    app.register(registration("wipe@example.org")).await.unwrap();
+    app.register(registration("wipe@example.org"))
+        .await
+        .unwrap();
     app.buy(care_permit("AB12CDE")).await.unwrap();
     app.sync().await.unwrap();
     let summary = app.wipe_local_data().await.unwrap();
@@ -440,7 +521,10 @@ async fn wiping_the_local_copy_leaves_nothing_behind_but_the_council_keeps_the_p
     assert!(!summary.signed_in);
     assert_eq!(world.keyring_token(), None);
     let disk = everything_on_disk(world.app_dir.path());
-    assert!(!contains(&disk, "AB12 CDE"), "no permit data remains in the cache files");
+    assert!(
+        !contains(&disk, "AB12 CDE"),
+        "no permit data remains in the cache files"
+    );
     app.sign_in(SignInRequest {
         email: "wipe@example.org".into(),
         password: PASSWORD.into(),
