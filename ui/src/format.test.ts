@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { daysBetween, formatDaysLeft } from "./format";
+import {
+  daysBetween,
+  formatAddress,
+  formatCoverLeft,
+  formatDate,
+  formatDateTime,
+  formatDaysLeft,
+  formatMoney,
+  formatPrice,
+  formatZone,
+  parseDateParts,
+  payButtonLabel,
+} from "./format";
 
 describe("formatDaysLeft", () => {
   it("counts whole days to the last day", () => {
@@ -20,5 +32,88 @@ describe("formatDaysLeft", () => {
 
   it("rejects dates it cannot read", () => {
     expect(() => formatDaysLeft("tomorrow", "2027-02-28")).toThrow(RangeError);
+  });
+});
+
+describe("money", () => {
+  it("shows integer pence as pounds and pence", () => {
+    expect(formatMoney(4000)).toBe("£40.00");
+    expect(formatMoney(5)).toBe("£0.05");
+    expect(formatMoney(123456)).toBe("£1,234.56");
+    expect(formatMoney(BigInt(2750))).toBe("£27.50");
+  });
+
+  it("says Free for a zero price and refuses fractions of a penny", () => {
+    expect(formatPrice(0)).toBe("Free");
+    expect(formatPrice(4000)).toBe("£40.00");
+    expect(() => formatMoney(1.5)).toThrow(RangeError);
+  });
+
+  it("labels the pay button by price", () => {
+    expect(payButtonLabel(4000)).toBe("Pay £40.00");
+    expect(payButtonLabel(0)).toBe("Get free permit");
+  });
+});
+
+describe("dates", () => {
+  it("writes UK dates without a leading zero", () => {
+    expect(formatDate("2027-03-04")).toBe("4 March 2027");
+    expect(formatDate("2026-12-25")).toBe("25 December 2026");
+    expect(() => formatDate("04/03/2027")).toThrow(RangeError);
+  });
+
+  it("writes times in UK local time, in summer and winter", () => {
+    expect(formatDateTime("2026-11-26T14:05:00Z")).toBe("26 November 2026 at 14:05");
+    expect(formatDateTime("2026-07-01T08:30:00Z")).toBe("1 July 2026 at 09:30"); // BST
+    expect(formatDateTime("2026-12-31T23:59:59.999Z")).toBe("31 December 2026 at 23:59");
+    expect(formatDateTime("2026-06-30T23:30:00Z")).toBe("1 July 2026 at 00:30");
+  });
+
+  it("counts the cover left including today", () => {
+    expect(formatCoverLeft(32)).toBe("32 days left");
+    expect(formatCoverLeft(1)).toBe("Last day today");
+    expect(formatCoverLeft(0)).toBeNull();
+  });
+});
+
+describe("addresses and zones", () => {
+  it("joins a house number to the street and a house name with a comma", () => {
+    expect(formatAddress({ line1: "12", street: "Hazel Street", town: "Leicester", postcode: "LE2 7JN" })).toBe(
+      "12 Hazel Street, Leicester LE2 7JN",
+    );
+    expect(formatAddress({ line1: "Flat 3, Rose Court", street: "Hazel Street", town: "Leicester", postcode: "LE2 7JN" })).toBe(
+      "Flat 3, Rose Court, Hazel Street, Leicester LE2 7JN",
+    );
+  });
+
+  it("names the zone by code and name", () => {
+    expect(formatZone({ code: "B", name: "Hazel Street" })).toBe("Zone B (Hazel Street)");
+    expect(formatZone({ code: "C", name: "" })).toBe("Zone C");
+  });
+});
+
+describe("parseDateParts", () => {
+  const today = "2026-11-26";
+  it("reads a real date and treats all-empty as not given", () => {
+    expect(parseDateParts("14", "3", "1958", today)).toEqual({ ok: true, iso: "1958-03-14" });
+    expect(parseDateParts(" ", "", "", today)).toEqual({ ok: true, iso: null });
+  });
+
+  it("explains what is wrong", () => {
+    const part = parseDateParts("14", "", "1958", today);
+    expect(part.ok).toBe(false);
+    if (!part.ok) expect(part.error).toMatch(/day, month and year/);
+    const feb30 = parseDateParts("30", "2", "1960", today);
+    expect(feb30.ok).toBe(false);
+    if (!feb30.ok) expect(feb30.error).toMatch(/real date/);
+    expect(parseDateParts("1", "1", "58", today).ok).toBe(false);
+    const future = parseDateParts("1", "1", "2030", today);
+    expect(future.ok).toBe(false);
+    if (!future.ok) expect(future.error).toBe("Date of birth must be in the past.");
+  });
+
+  it("accepts 29 February only in a leap year", () => {
+    expect(parseDateParts("29", "2", "1960", today)).toEqual({ ok: true, iso: "1960-02-29" });
+    expect(parseDateParts("29", "2", "1959", today).ok).toBe(false);
   });
 });

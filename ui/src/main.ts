@@ -1,15 +1,25 @@
-import { invoke } from "@tauri-apps/api/core";
+import { App } from "./app";
 
-async function start(): Promise<void> {
-  const status = document.getElementById("status");
-  const version = document.getElementById("version");
-  try {
-    const v = await invoke<string>("app_version");
-    if (version) version.textContent = `Version ${v}`;
-    if (status) status.textContent = "Ready. Your permits will appear here.";
-  } catch (err) {
-    if (status) status.textContent = `Kerbside could not start: ${String(err)}`;
-  }
+function el(id: string): HTMLElement {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`index.html is missing #${id}`);
+  return found;
 }
 
-void start();
+const app = new App({
+  nav: el("nav"),
+  connection: el("connection"),
+  screen: el("screen"),
+  announcer: el("announcer"),
+  version: el("version"),
+  councilNote: el("council-note"),
+  clockNote: el("clock-note"),
+});
+
+// The skip link moves focus to the screen's heading rather than changing the URL.
+el("skip-link").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  app.focusHeading();
+});
+
+void app.start();

@@ -1,0 +1,79 @@
+/** The Rust commands and events, typed (see docs/app-commands.md). Errors reject as ApiError. */
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { AppSnapshot } from "./bindings/AppSnapshot";
+import type { Cancellation } from "./bindings/Cancellation";
+import type { CouncilInfo } from "./bindings/CouncilInfo";
+import type { DataSummary } from "./bindings/DataSummary";
+import type { Payment } from "./bindings/Payment";
+import type { PermitCard } from "./bindings/PermitCard";
+import type { PermitFilter } from "./bindings/PermitFilter";
+import type { PermitQuote } from "./bindings/PermitQuote";
+import type { PermitRequest } from "./bindings/PermitRequest";
+import type { PermitsView } from "./bindings/PermitsView";
+import type { Profile } from "./bindings/Profile";
+import type { ProfileUpdate } from "./bindings/ProfileUpdate";
+import type { Purchase } from "./bindings/Purchase";
+import type { RefundQuote } from "./bindings/RefundQuote";
+import type { RegisterRequest } from "./bindings/RegisterRequest";
+import type { SignInRequest } from "./bindings/SignInRequest";
+import { toApiError } from "./errors";
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (err) {
+    throw toApiError(err);
+  }
+}
+
+export const api = {
+  appVersion: () => call<string>("app_version"),
+  appSnapshot: () => call<AppSnapshot>("app_snapshot"),
+  councilInfo: () => call<CouncilInfo>("council_info"),
+  register: (request: RegisterRequest) => call<Profile>("register", { request }),
+  signIn: (request: SignInRequest) => call<Profile>("sign_in", { request }),
+  signOut: () => call<string | null>("sign_out"),
+  cachedPermits: () => call<PermitsView>("cached_permits"),
+  syncPermits: () => call<PermitsView>("sync_permits"),
+  permitDetail: (id: string) => call<PermitCard>("permit_detail", { id }),
+  checkRegistration: (typed: string) => call<string>("check_registration", { typed }),
+  quotePermit: (request: PermitRequest) => call<PermitQuote>("quote_permit", { request }),
+  buyPermit: (request: PermitRequest) => call<Purchase>("buy_permit", { request }),
+  openPayment: (url: string) => call<void>("open_payment", { url }),
+  closePayment: () => call<void>("close_payment"),
+  paymentStatus: (paymentId: string) => call<Payment>("payment_status", { paymentId }),
+  editRegistration: (permitId: string, registration: string) =>
+    call<PermitCard>("edit_registration", { permitId, registration }),
+  renewPermit: (permitId: string) => call<Purchase>("renew_permit", { permitId }),
+  refundQuote: (permitId: string) => call<RefundQuote>("refund_quote", { permitId }),
+  cancelPermit: (permitId: string, expectedRefundPence: number) =>
+    call<Cancellation>("cancel_permit", { permitId, expectedRefundPence }),
+  getProfile: () => call<Profile>("get_profile"),
+  updateProfile: (update: ProfileUpdate) => call<Profile>("update_profile", { update }),
+  setPermitFilter: (filter: PermitFilter) => call<PermitsView>("set_permit_filter", { filter }),
+  setCouncilUrl: (url: string | null) => call<AppSnapshot>("set_council_url", { url }),
+  dataSummary: () => call<DataSummary>("data_summary"),
+  wipeLocalData: () => call<DataSummary>("wipe_local_data"),
+};
+
+export type Api = typeof api;
+
+export type AppEvents = {
+  "permits-updated": PermitsView;
+  "connection-changed": { online: boolean };
+  "payment-window-closed": unknown;
+};
+
+/** Listens to an app event; resolves to a function that stops listening. Outside Tauri, a no-op. */
+export async function on<K extends keyof AppEvents>(
+  event: K,
+  handler: (payload: AppEvents[K]) => void,
+): Promise<UnlistenFn> {
+  try {
+    return await listen<AppEvents[K]>(event, (e) => handler(e.payload));
+  } catch {
+    return () => {};
+  }
+}

@@ -1,0 +1,394 @@
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { App } from "./app";
+import { setActionsOnline } from "./components";
+import { card, FakeCouncil } from "./testing/fake-council";
+
+function shell(): App {
+  document.body.innerHTML = `
+    <a class="skip-link" href="#main" id="skip-link">Skip to main content</a>
+    <header class="masthead"><nav id="nav" aria-label="Main"></nav></header>
+    <main id="main" tabindex="-1">
+      <div id="connection" role="status"></div>
+      <div id="screen"></div>
+      <div id="announcer" aria-live="polite"></div>
+    </main>
+    <footer><span id="version"></span><span id="council-note"></span><span id="clock-note"></span></footer>`;
+  delete document.body.dataset.permitsVisible;
+  const el = (id: string) => document.getElementById(id)!;
+  return new App({
+    nav: el("nav"),
+    connection: el("connection"),
+    screen: el("screen"),
+    announcer: el("announcer"),
+    version: el("version"),
+    councilNote: el("council-note"),
+    clockNote: el("clock-note"),
+  });
+}
+
+const q = <T extends Element = HTMLElement>(sel: string) => document.querySelector<T>(sel);
+const qa = (sel: string) => [...document.querySelectorAll<HTMLElement>(sel)];
+const byTestId = <T extends Element = HTMLElement>(id: string) => q<T>(`[data-testid="${id}"]`);
+const heading = () => q("h1")?.textContent;
+
+let fake: FakeCouncil;
+
+beforeEach(() => {
+  fake = new FakeCouncil();
+  window.scrollTo = () => {};
+  setActionsOnline(true);
+  mockIPC((cmd, args) => fake.handle(cmd, args as Record<string, unknown>), { shouldMockEvents: true });
+});
+
+afterEach(() => {
+  clearMocks();
+});
+
+describe("start-up", () => {
+  it("shows the cached permits at once, marks them visible, then shows the synced list", async () => {
+    let releaseSync: () => void = () => {};
+    const gate = new Promise<void>((r) => (releaseSync = r));
+    mockIPC(
+      async (cmd, args) => {
+        if (cmd === "sync_permits") await gate;
+        return fake.handle(cmd, args as Record<string, unknown>);
+      },
+      { shouldMockEvents: true },
+    );
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(1));
+    expect(document.body.dataset.permitsVisible).toBe("true");
+    expect(heading()).toBe("Your permits");
+    expect(byTestId("last-updated")?.textContent).toBe("Last updated 26 November 2026 at 14:05");
+    releaseSync();
+    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(2));
+    expect(byTestId("last-updated")?.textContent).toBe("Last updated 26 November 2026 at 15:30");
+  });
+
+  it("draws each card with its type, plate, zone, dates, status and renewal badge", async () => {
+    fake.cached = [
+      card({ id: "p1" }),
+      card({ id: "p3", registration: "XY99 ZZZ", status: "awaiting_payment", status_label: "Awaiting payment", renewal_note: null }),
+    ];
+    fake.fresh = [...fake.cached, card({ id: "p2", type: "care", registration: "LM68 XYZ", renewal_open: true, can_renew: true })];
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(3));
+    const [live, awaiting, care] = qa('[data-testid="permit-card"]');
+    expect(live.querySelector('[data-testid="permit-type"]')?.textContent).toBe("Annual Visitor Permit");
+    expect(live.querySelector('[data-testid="permit-registration"]')?.textContent).toBe("AB12 CDE");
+    expect(live.querySelector('[data-testid="permit-zone"]')?.textContent).toBe("Zone B (Hazel Street)");
+    expect(live.querySelector('[data-testid="permit-address"]')?.textContent).toBe("12 Hazel Street, Leicester LE2 7JN");
+    expect(live.querySelector('[data-testid="permit-starts"]')?.textContent).toBe("4 April 2026");
+    expect(live.querySelector('[data-testid="permit-expires"]')?.textContent).toBe("3 April 2027");
+    expect(live.querySelector('[data-testid="days-left"]')?.textContent).toBe("129 days left");
+    expect(live.querySelector('[data-testid="status-label"]')?.textContent).toBe("Live");
+    expect(live.querySelector('[data-testid="renewal-badge"]')).toBeNull();
+    const awaitingLabel = awaiting.querySelector<HTMLElement>('[data-testid="status-label"]')!;
+    expect(awaitingLabel.textContent).toBe("Awaiting payment");
+    expect(awaitingLabel.className).toContain("status-awaiting-payment");
+    expect(awaitingLabel.className).not.toContain("status-active");
+    expect(awaiting.textContent).toContain("Not valid until the council confirms the payment.");
+    expect(care.querySelector('[data-testid="renewal-badge"]')?.textContent).toBe("Renewal open");
+    expect(care.querySelector("button")?.textContent).toBe("View permit for LM68 XYZ");
+  });
+
+  it("goes to sign-in when nobody is signed in, with the demo details", async () => {
+    fake.signedIn = false;
+    const app = shell();
+    await app.start();
+    expect(heading()).toBe("Sign in");
+    expect(byTestId("demo-credentials")?.textContent).toContain("Demo council: sign in as demo@kerbside.example / kerbside-demo-2026");
+    expect(qa("nav button").map((b) => b.textContent)).toEqual(["Sign in", "Create an account", "Your data", "Settings"]);
+  });
+});
+
+describe("navigation", () => {
+  it("offers every action by name and marks the current one", async () => {
+    const app = shell();
+    await app.start();
+    expect(qa("nav button").map((b) => b.textContent)).toEqual([
+      "Your permits", "Buy a permit", "Profile", "Your data", "Settings", "Sign out",
+    ]);
+    expect(q('nav [aria-current="page"]')?.textContent).toBe("Your permits");
+    byTestId("nav-data")!.click();
+    expect(heading()).toBe("Your data");
+    expect(document.activeElement).toBe(q("h1"));
+    expect(q('nav [aria-current="page"]')?.textContent).toBe("Your data");
+    expect(document.title).toBe("Your data – Kerbside");
+    await vi.waitFor(() => expect(byTestId("cache-file")?.textContent).toContain("kerbside.sqlite"));
+    expect(byTestId("data-keyring")?.textContent).toContain("never your password");
+  });
+
+  it("has exactly one h1 on each screen", async () => {
+    const app = shell();
+    await app.start();
+    for (const id of ["nav-permits", "nav-buy", "nav-profile", "nav-data", "nav-settings"]) {
+      byTestId(id)!.click();
+      await new Promise((r) => setTimeout(r, 0));
+      expect(qa("h1")).toHaveLength(1);
+    }
+  });
+
+  it("switches the permit type and remembers it through Rust", async () => {
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(2));
+    const care = byTestId<HTMLInputElement>("filter-care")!;
+    care.checked = true;
+    care.dispatchEvent(new Event("change"));
+    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(1));
+    expect(fake.calls.find((c) => c.cmd === "set_permit_filter")?.args).toEqual({ filter: "care" });
+    expect(byTestId("hidden-by-filter")?.textContent).toContain("1 permit is hidden");
+  });
+});
+
+describe("the permit detail", () => {
+  it("shows the renewal note next to a disabled Renew button and lists the history", async () => {
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(qa('[data-testid="view-permit"]').length).toBeGreaterThan(0));
+    byTestId("view-permit")!.click();
+    await vi.waitFor(() => expect(heading()).toBe("Annual Visitor Permit"));
+    const renew = byTestId<HTMLButtonElement>("renew-button")!;
+    expect(renew.getAttribute("aria-disabled")).toBe("true");
+    expect(byTestId("renew-button-reason")?.textContent).toBe("Renewal opens on 4 March 2027");
+    expect(renew.getAttribute("aria-describedby")).toContain("renew-button-reason");
+    expect(byTestId<HTMLButtonElement>("edit-registration-button")!.getAttribute("aria-disabled")).toBeNull();
+    expect(byTestId("cancel-button")).not.toBeNull();
+    expect(qa('[data-testid="history-entry"]').map((e) => e.textContent)).toEqual([
+      "4 April 2026 at 10:00Permit bought.",
+      "4 April 2026 at 10:01Payment of £40.00 received.",
+    ]);
+    renew.click();
+    expect(heading()).toBe("Annual Visitor Permit"); // a disabled button does nothing
+  });
+});
+
+describe("offline", () => {
+  it("shows the banner, disables council actions with a visible reason and recovers without a restart", async () => {
+    fake.offline = true;
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(byTestId("offline-banner")).not.toBeNull());
+    expect(byTestId("offline-banner")?.textContent).toContain(
+      "You are offline. Showing permits saved on this computer, last updated 26 November 2026 at 14:05.",
+    );
+    expect(qa('[data-testid="permit-card"]')).toHaveLength(1); // the cached permit stays
+    const buy = byTestId<HTMLButtonElement>("buy-button")!;
+    expect(buy.getAttribute("aria-disabled")).toBe("true");
+    const note = document.getElementById("buy-button-offline")!;
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toBe("Needs a connection to the council");
+    expect(buy.getAttribute("aria-describedby")).toContain("buy-button-offline");
+    buy.click();
+    expect(heading()).toBe("Your permits");
+
+    fake.offline = false;
+    byTestId("offline-retry")!.click();
+    await vi.waitFor(() => expect(byTestId("offline-banner")).toBeNull());
+    expect(byTestId<HTMLButtonElement>("buy-button")!.getAttribute("aria-disabled")).toBeNull();
+    expect(document.getElementById("buy-button-offline")!.hidden).toBe(true);
+    expect(qa('[data-testid="permit-card"]')).toHaveLength(2);
+  });
+
+  it("retries the sync every 15 seconds while offline", async () => {
+    vi.useFakeTimers();
+    try {
+      fake.offline = true;
+      const app = shell();
+      await app.start();
+      await vi.waitFor(() => expect(byTestId("offline-banner")).not.toBeNull());
+      const syncs = () => fake.calls.filter((c) => c.cmd === "sync_permits").length;
+      const before = syncs();
+      await vi.advanceTimersByTimeAsync(15_000);
+      expect(syncs()).toBe(before + 1);
+      fake.offline = false;
+      await vi.advanceTimersByTimeAsync(15_000);
+      expect(byTestId("offline-banner")).toBeNull();
+      const after = syncs();
+      await vi.advanceTimersByTimeAsync(45_000);
+      expect(syncs()).toBe(after); // stops once back online
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("follows connection-changed events", async () => {
+    const app = shell();
+    await app.start();
+    await emit("connection-changed", { online: false });
+    await vi.waitFor(() => expect(byTestId("offline-banner")).not.toBeNull());
+    await emit("connection-changed", { online: true });
+    await vi.waitFor(() => expect(byTestId("offline-banner")).toBeNull());
+  });
+});
+
+describe("an ended session", () => {
+  it("goes to sign-in with the message, then back to the screen the resident was on", async () => {
+    const app = shell();
+    await app.start();
+    fake.expireSessionOn.add("get_profile");
+    byTestId("nav-profile")!.click();
+    await vi.waitFor(() => expect(heading()).toBe("Sign in"));
+    expect(byTestId("session-notice")?.textContent).toBe("Your session has ended. Sign in again to continue.");
+    byTestId<HTMLInputElement>("sign-in-email")!.value = "demo@kerbside.example";
+    byTestId<HTMLInputElement>("sign-in-password")!.value = "wrong";
+    q<HTMLFormElement>("#sign-in-form")!.requestSubmit();
+    await vi.waitFor(() => expect(byTestId("sign-in-error")?.textContent).toBe("Wrong email or password."));
+    expect(heading()).toBe("Sign in");
+    byTestId<HTMLInputElement>("sign-in-password")!.value = "kerbside-demo-2026";
+    q<HTMLFormElement>("#sign-in-form")!.requestSubmit();
+    await vi.waitFor(() => expect(heading()).toBe("Profile"));
+    await vi.waitFor(() => expect(byTestId<HTMLInputElement>("profile-name")?.value).toBe("Sam Patel"));
+  });
+
+  it("links field errors to their inputs", async () => {
+    fake.signedIn = false;
+    const app = shell();
+    await app.start();
+    q<HTMLFormElement>("#sign-in-form")!.requestSubmit();
+    const email = byTestId<HTMLInputElement>("sign-in-email")!;
+    expect(email.getAttribute("aria-invalid")).toBe("true");
+    expect(email.getAttribute("aria-describedby")).toContain("sign-in-email-error");
+    expect(document.getElementById("sign-in-email-error")?.textContent).toContain("Enter your email address");
+    expect(document.activeElement).toBe(email);
+  });
+});
+
+describe("events", () => {
+  it("redraws the list when permits-updated arrives", async () => {
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(2));
+    fake.filter = "all";
+    await emit("permits-updated", fake.view([card({ id: "p9", registration: "GH51 JKL" })]));
+    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(1));
+    expect(byTestId("permit-registration")?.textContent).toBe("GH51 JKL");
+  });
+});
+
+async function typeInto(input: HTMLInputElement | HTMLTextAreaElement, text: string): Promise<void> {
+  input.value = text;
+  input.dispatchEvent(new Event("input"));
+}
+
+const submitForm = () => q<HTMLFormElement>("form")!.requestSubmit();
+
+describe("buying a permit", () => {
+  it("walks the four steps, checks the registration as typed and waits for the council to confirm payment", async () => {
+    fake.paymentAnswers = ["created", "succeeded"];
+    const app = shell();
+    await app.start();
+    byTestId("nav-buy")!.click();
+    await vi.waitFor(() => expect(byTestId("step-counter")?.textContent).toBe("Buy a permit: Step 1 of 4"));
+    expect(heading()).toBe("Choose a permit");
+    expect(byTestId("type-annual_visitor-price")?.textContent).toBe("£40.00");
+    expect(byTestId("type-care-price")?.textContent).toBe("Free");
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("step-error")?.textContent).toBe("Choose the permit you want."));
+    const visitor = byTestId<HTMLInputElement>("type-annual_visitor")!;
+    visitor.checked = true;
+    visitor.dispatchEvent(new Event("change"));
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("step-counter")?.textContent).toContain("Step 2 of 4"));
+    expect(document.activeElement).toBe(q("h1"));
+    expect(byTestId("eligibility-zone")?.textContent).toBe("Zone B (Hazel Street)");
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("step-counter")?.textContent).toContain("Step 3 of 4"));
+    const reg = byTestId<HTMLInputElement>("registration-input")!;
+    await typeInto(reg, "hello");
+    await vi.waitFor(() => expect(byTestId("registration-hint")?.textContent).toBe("That is not a UK registration number."));
+    expect(reg.getAttribute("aria-invalid")).toBe("true");
+    await typeInto(reg, "xy99zzz");
+    await vi.waitFor(() => expect(byTestId("registration-hint")?.textContent).toBe("Will be shown as XY99 ZZZ"));
+    expect(reg.getAttribute("aria-describedby")).toContain("registration-hint");
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("step-counter")?.textContent).toContain("Step 4 of 4"));
+    await vi.waitFor(() => expect(byTestId("review-price")?.textContent).toBe("£40.00"));
+    expect(byTestId("review-registration")?.textContent).toBe("XY99 ZZZ");
+    expect(byTestId("review-starts")?.textContent).toBe("26 November 2026");
+    const pay = byTestId<HTMLButtonElement>("pay-button")!;
+    expect(pay.textContent).toBe("Pay £40.00");
+    pay.click();
+    await vi.waitFor(() => expect(heading()).toBe("Complete the payment in the payment window"));
+    expect(fake.calls.find((c) => c.cmd === "open_payment")?.args).toEqual({ url: "http://127.0.0.1:40123/pay/tok" });
+    expect(fake.calls.find((c) => c.cmd === "buy_permit")?.args).toEqual({
+      request: { permit_type: "annual_visitor", registration: "XY99 ZZZ", carer_evidence: null, return_url: null },
+    });
+    await vi.waitFor(() => expect(heading()).toBe("Your permit is live"), { timeout: 5000 });
+    expect(byTestId("status-label")?.textContent).toBe("Live");
+    expect(fake.calls.some((c) => c.cmd === "close_payment")).toBe(true);
+  }, 15_000);
+
+  it("shows why a payment failed and offers to try again", async () => {
+    fake.paymentAnswers = ["failed"];
+    const app = shell();
+    await app.start();
+    byTestId("nav-buy")!.click();
+    await vi.waitFor(() => expect(byTestId("type-annual_visitor")).not.toBeNull());
+    const visitor = byTestId<HTMLInputElement>("type-annual_visitor")!;
+    visitor.checked = true;
+    visitor.dispatchEvent(new Event("change"));
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("step-counter")?.textContent).toContain("Step 2 of 4"));
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("registration-input")).not.toBeNull());
+    await typeInto(byTestId<HTMLInputElement>("registration-input")!, "AB12CDE");
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("pay-button")).not.toBeNull());
+    byTestId("pay-button")!.click();
+    await vi.waitFor(() => expect(heading()).toBe("Your payment failed"), { timeout: 5000 });
+    expect(byTestId("failure-reason")?.textContent).toBe("Your card was declined.");
+    byTestId("try-again-button")!.click();
+    expect(byTestId("step-counter")?.textContent).toContain("Step 4 of 4");
+  }, 15_000);
+
+  it("asks a carer about the visits before going on", async () => {
+    const app = shell();
+    await app.start();
+    byTestId("nav-buy")!.click();
+    await vi.waitFor(() => expect(byTestId("type-care")).not.toBeNull());
+    const care = byTestId<HTMLInputElement>("type-care")!;
+    care.checked = true;
+    care.dispatchEvent(new Event("change"));
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("carer-evidence")).not.toBeNull());
+    expect(q('label[for="carer-evidence"]')?.textContent).toBe("Tell us about the regular carer visits you receive");
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("carer-evidence-error")?.hidden).toBe(false));
+    expect(byTestId("step-counter")?.textContent).toContain("Step 2 of 4");
+  });
+});
+
+describe("cancelling", () => {
+  it("shows the refund and cancels with that amount", async () => {
+    const app = shell();
+    await app.start();
+    app.navigate({ name: "cancel", id: "p1" });
+    await vi.waitFor(() => expect(byTestId("refund-amount")?.textContent).toBe("You will get back £12.00"));
+    expect(byTestId("cancel-on")?.textContent).toBe("26 November 2026");
+    const confirm = byTestId<HTMLButtonElement>("confirm-cancel-button")!;
+    expect(confirm.textContent).toBe("Cancel permit and refund £12.00");
+    confirm.click();
+    await vi.waitFor(() => expect(heading()).toBe("Your permit is cancelled"));
+    expect(fake.calls.find((c) => c.cmd === "cancel_permit")?.args).toEqual({ permitId: "p1", expectedRefundPence: 1200 });
+  });
+});
+
+describe("editing the registration", () => {
+  it("saves the canonical registration and returns to the permit", async () => {
+    const app = shell();
+    await app.start();
+    app.navigate({ name: "edit", id: "p1" });
+    await vi.waitFor(() => expect(byTestId("registration-input")).not.toBeNull());
+    await typeInto(byTestId<HTMLInputElement>("registration-input")!, "gh51 jkl");
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("flash")?.textContent).toBe("Registration changed to GH51 JKL."));
+    expect(heading()).toBe("Annual Visitor Permit");
+    expect(fake.calls.find((c) => c.cmd === "edit_registration")?.args).toEqual({ permitId: "p1", registration: "GH51 JKL" });
+  });
+});

@@ -1,0 +1,370 @@
+/** Profile, Your data and Settings. */
+
+import type { DataSummary } from "../bindings/DataSummary";
+import type { Profile } from "../bindings/Profile";
+import type { ProfileUpdate } from "../bindings/ProfileUpdate";
+import { action, alertBox, dateField, field, isBlocked, screenHeading, setBusy, statusBox, summary } from "../components";
+import { add, fill, h } from "../dom";
+import { formatAddress, formatDate, formatDateTime, formatZone, parseDateParts } from "../format";
+import type { Ctx } from "../screen";
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+// ----- profile ----------------------------------------------------------------------------------
+
+/** What to send: only what changed; an emptied reminder email is `null` (stops reminders). */
+export function profileChanges(before: Profile, name: string, dateOfBirth: string | null, reminder: string): ProfileUpdate {
+  const update: ProfileUpdate = {};
+  if (name.trim() !== before.name) update.name = name.trim();
+  if (dateOfBirth !== before.date_of_birth && dateOfBirth !== null) update.date_of_birth = dateOfBirth;
+  const r = reminder.trim();
+  if ((r || null) !== before.reminder_email) update.reminder_email = r || null;
+  return update;
+}
+
+export function profileScreen(ctx: Ctx, main: HTMLElement): void {
+  const today = ctx.snapshot()?.today ?? new Date().toISOString().slice(0, 10);
+  const error = alertBox("profile-error");
+  const done = statusBox("profile-saved");
+  const body = h("div", { class: "profile" }, h("p", { class: "loading" }, "Loading your profile…"));
+  add(main, screenHeading("Profile"), error.el, done.el, body);
+
+  const draw = (profile: Profile) => {
+    const name = field({ id: "profile-name", label: "Full name", value: profile.name, autocomplete: "name" });
+    const dob = dateField({
+      id: "profile-dob",
+      legend: "Date of birth",
+      value: profile.date_of_birth,
+      hint: "Needed only for the Over State Pension Age permit. For example 14 3 1958.",
+    });
+    const reminder = field({
+      id: "profile-reminder-email",
+      label: "Email for expiry reminders",
+      type: "email",
+      value: profile.reminder_email ?? "",
+      autocomplete: "email",
+      spellcheck: false,
+      hint: "Leave empty to stop reminders by email. Kerbside also reminds you on this computer.",
+    });
+    const save = action({ id: "save-profile-button", label: "Save changes", type: "submit", needsCouncil: true });
+    const form = h(
+      "form",
+      { class: "form", novalidate: true, id: "profile-form", "aria-labelledby": "your-details" },
+      h("h2", { class: "section-title", id: "your-details" }, "Your details"),
+      summary([["Email (to sign in)", profile.email, "profile-email"]]),
+      name.wrap,
+      dob.wrap,
+      reminder.wrap,
+      h("div", { class: "actions" }, save.wrap),
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (isBlocked(save.button)) return;
+      error.set(null);
+      done.set(null);
+      const parts = dob.parts();
+      const birth = parseDateParts(parts.day, parts.month, parts.year, today);
+      const nameErr = name.value().trim() ? null : "Enter your full name.";
+      const r = reminder.value().trim();
+      const reminderErr = !r || EMAIL.test(r) ? null : "Enter the reminder email address, like name@example.com, or leave it empty.";
+      const dobErr = !birth.ok
+        ? birth.error
+        : birth.iso === null && profile.date_of_birth
+          ? "Your date of birth cannot be removed here; enter it in full."
+          : null;
+      name.setError(nameErr);
+      reminder.setError(reminderErr);
+      dob.setError(dobErr);
+      if (nameErr) return name.input.focus();
+      if (dobErr) return dob.focus();
+      if (reminderErr) return reminder.input.focus();
+      const update = profileChanges(profile, name.value(), birth.ok ? birth.iso : null, r);
+      if (Object.keys(update).length === 0) {
+        done.set("Nothing to save: your details are unchanged.");
+        return;
+      }
+      setBusy(save.button, true, "Saving…");
+      try {
+        const saved = await ctx.api.updateProfile(update);
+        if (!ctx.alive()) return;
+        draw(saved);
+        done.set("Your details are saved.");
+      } catch (err) {
+        if (!ctx.alive()) return;
+        setBusy(save.button, false);
+        const msg = ctx.fail(err);
+        if (msg) error.set(msg);
+      }
+    });
+    fill(
+      body,
+      form,
+      h("h2", { class: "section-title" }, "Your address"),
+      summary([
+        ["Address", formatAddress(profile.address), "profile-address"],
+        ["Parking zone", profile.zone ? formatZone(profile.zone) : "Not in a permit zone", "profile-zone"],
+      ]),
+      h("p", { class: "hint" }, "Moving house? Changing your address will come to Kerbside later; for now, contact the council."),
+    );
+  };
+
+  void (async () => {
+    try {
+      const profile = await ctx.api.getProfile();
+      if (!ctx.alive()) return;
+      draw(profile);
+    } catch (err) {
+      if (!ctx.alive()) return;
+      const msg = ctx.fail(err);
+      if (msg) error.set(msg);
+      fill(body);
+    }
+  })();
+}
+
+// ----- your data --------------------------------------------------------------------------------
+
+export function dataScreen(ctx: Ctx, main: HTMLElement): void {
+  const error = alertBox("data-error");
+  const done = statusBox("data-status");
+  const body = h("div", { class: "data" }, h("p", { class: "loading" }, "Loading…"));
+  add(main, 
+    screenHeading("Your data"),
+    h("p", { class: "lead" }, "What Kerbside keeps, and where."),
+    error.el,
+    done.el,
+    body,
+  );
+
+  const draw = (d: DataSummary) => {
+    const council = d.embedded_council ? "the built-in demo council, which runs inside this app" : d.council_url;
+    const confirmArea = h("div", { class: "confirm-area" });
+    const wipe = action({
+      id: "wipe-button",
+      label: "Wipe this computer's copy",
+      variant: "warning",
+      onClick: () => askToWipe(),
+    });
+    function askToWipe(): void {
+      wipe.wrap.hidden = true;
+      const yes = action({
+        id: "confirm-wipe-button",
+        label: "Yes, wipe this computer's copy",
+        variant: "warning",
+        onClick: (b) => void doWipe(b),
+      });
+      const no = action({
+        id: "cancel-wipe-button",
+        label: "No, keep it",
+        variant: "secondary",
+        onClick: () => {
+          fill(confirmArea);
+          wipe.wrap.hidden = false;
+          wipe.button.focus();
+        },
+      });
+      fill(
+        confirmArea,
+        h(
+          "div",
+          { class: "notice notice-important", role: "group", "aria-labelledby": "wipe-question", "data-testid": "wipe-confirm" },
+          h("p", { id: "wipe-question" }, h("strong", null, "Wipe this computer's copy?")),
+          h("p", null, "This deletes the permits saved on this computer and your sign-in session, so you will be signed out here. Your account and permits stay safe with the council."),
+          h("div", { class: "actions" }, yes.wrap, no.wrap),
+        ),
+      );
+      yes.button.focus();
+    }
+    async function doWipe(button: HTMLButtonElement): Promise<void> {
+      setBusy(button, true, "Wiping…");
+      try {
+        const after = await ctx.api.wipeLocalData();
+        if (!ctx.alive()) return;
+        delete document.body.dataset.permitsVisible;
+        await ctx.signedOut("This computer's copy has been wiped and you are signed out here. Your permits are safe with the council.");
+        void after;
+      } catch (err) {
+        if (!ctx.alive()) return;
+        setBusy(button, false);
+        const msg = ctx.fail(err);
+        if (msg) error.set(msg);
+      }
+    }
+    fill(
+      body,
+      h(
+        "section",
+        { class: "data-section", "aria-labelledby": "data-council" },
+        h("h2", { class: "section-title", id: "data-council" }, "With the council"),
+        h("p", { "data-testid": "data-council" }, "Your account, permits and payments. They are kept by ", council, "."),
+      ),
+      h(
+        "section",
+        { class: "data-section", "aria-labelledby": "data-computer" },
+        h("h2", { class: "section-title", id: "data-computer" }, "On this computer"),
+        h(
+          "p",
+          { "data-testid": "data-cache" },
+          `A copy of your permits so you can see them offline (${d.cached_permits === 1 ? "1 permit" : `${d.cached_permits} permits`}), `,
+          d.last_synced_at ? `last updated ${formatDateTime(d.last_synced_at)}.` : "not yet updated from the council.",
+        ),
+        summary([
+          ["File", h("code", { class: "path", "data-testid": "cache-file" }, d.cache_file)],
+          ["Folder", h("code", { class: "path" }, d.data_folder)],
+        ]),
+      ),
+      h(
+        "section",
+        { class: "data-section", "aria-labelledby": "data-keyring" },
+        h("h2", { class: "section-title", id: "data-keyring" }, "In this computer's keyring"),
+        h(
+          "p",
+          { "data-testid": "data-keyring" },
+          "Your sign-in session, never your password. ",
+          d.signed_in ? "You are signed in on this computer." : "There is no session stored now.",
+        ),
+        summary([["Keyring entry", h("code", { class: "path", "data-testid": "keyring-service" }, d.keyring_service)]]),
+      ),
+      h(
+        "section",
+        { class: "data-section", "aria-labelledby": "data-wipe" },
+        h("h2", { class: "section-title", id: "data-wipe" }, "Remove Kerbside's data from this computer"),
+        h("p", null, "For example before you give the computer away. Nothing is deleted at the council."),
+        wipe.wrap,
+        confirmArea,
+      ),
+    );
+  };
+
+  void (async () => {
+    try {
+      const d = await ctx.api.dataSummary();
+      if (!ctx.alive()) return;
+      draw(d);
+    } catch (err) {
+      if (!ctx.alive()) return;
+      const msg = ctx.fail(err);
+      if (msg) error.set(msg);
+      fill(body);
+    }
+  })();
+}
+
+// ----- settings ---------------------------------------------------------------------------------
+
+export function settingsScreen(ctx: Ctx, main: HTMLElement): void {
+  const snap = ctx.snapshot();
+  const error = alertBox("settings-error");
+  const done = statusBox("settings-status");
+  const demo = h("input", { type: "radio", name: "council", id: "council-demo", value: "demo", class: "choice-input", "data-testid": "council-demo", checked: snap?.embedded_council !== false });
+  const custom = h("input", {
+    type: "radio",
+    name: "council",
+    id: "council-custom",
+    value: "custom",
+    class: "choice-input",
+    "data-testid": "council-custom",
+    checked: snap?.embedded_council === false,
+    "aria-controls": "council-url-field",
+  });
+  const url = field({
+    id: "council-url-input",
+    label: "Permit service address",
+    type: "url",
+    value: snap && !snap.embedded_council ? snap.council_url : "",
+    hint: "The web address your council gives for its permit service, for example https://permits.example.gov.uk",
+    spellcheck: false,
+  });
+  url.wrap.id = "council-url-field";
+  url.wrap.classList.add("conditional");
+  const syncUrl = () => {
+    url.wrap.hidden = !custom.checked;
+  };
+  demo.addEventListener("change", syncUrl);
+  custom.addEventListener("change", syncUrl);
+  syncUrl();
+
+  const save = action({ id: "save-council-button", label: "Save council", type: "submit" });
+  const form = h(
+    "form",
+    { class: "form", novalidate: true, id: "council-form", "aria-labelledby": "council-title" },
+    h("h2", { class: "section-title", id: "council-title" }, "Your council"),
+    h(
+      "p",
+      { "data-testid": "current-council" },
+      "Kerbside now uses ",
+      snap?.embedded_council ? "the built-in demo council." : snap ? `${snap.council_url}.` : "an unknown council.",
+    ),
+    h(
+      "fieldset",
+      { class: "fieldset choices" },
+      h("legend", { class: "fieldset-legend" }, "Which council's permit service should Kerbside use?"),
+      h("div", { class: "choice" }, demo, h("label", { for: "council-demo", class: "choice-label" }, h("span", { class: "choice-title" }, "Built-in demo council")),
+        h("div", { class: "choice-hint" }, h("p", null, "Leicester City Council demo, running inside this app. Nothing is real and no money is taken."))),
+      h("div", { class: "choice" }, custom, h("label", { for: "council-custom", class: "choice-label" }, h("span", { class: "choice-title" }, "My council's permit service address"))),
+      url.wrap,
+    ),
+    h("p", { class: "hint" }, "Changing council signs you out, because your account belongs to the council."),
+    h("div", { class: "actions" }, save.wrap),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (isBlocked(save.button)) return;
+    error.set(null);
+    done.set(null);
+    let target: string | null = null;
+    if (custom.checked) {
+      const u = url.value().trim();
+      const bad = !/^https?:\/\/\S+$/i.test(u) ? "Enter the address in full, starting with https://" : null;
+      url.setError(bad);
+      if (bad) {
+        url.input.focus();
+        return;
+      }
+      target = u;
+    } else {
+      url.setError(null);
+    }
+    setBusy(save.button, true, custom.checked ? "Checking the address…" : "Saving…");
+    try {
+      const wasSignedIn = Boolean(ctx.snapshot()?.signed_in_email);
+      const next = await ctx.api.setCouncilUrl(target);
+      if (!ctx.alive()) return;
+      ctx.applySnapshot(next);
+      const changed = snap?.council_url !== next.council_url;
+      if (changed && wasSignedIn && !next.signed_in_email) {
+        await ctx.signedOut(
+          next.embedded_council
+            ? "Kerbside now uses the built-in demo council. Sign in to continue."
+            : `Kerbside now uses ${next.council_url}. Sign in with your account there.`,
+        );
+        return;
+      }
+      ctx.navigate({ name: "settings" }, changed ? "Council changed." : "Saved. The council is unchanged.");
+    } catch (err) {
+      if (!ctx.alive()) return;
+      setBusy(save.button, false);
+      const msg = ctx.fail(err);
+      if (msg) {
+        if (custom.checked) url.setError(msg);
+        error.set(msg);
+      }
+    }
+  });
+
+  add(main, 
+    screenHeading("Settings"),
+    ctx.flash ? h("div", { class: "notice notice-success", role: "status", "data-testid": "flash" }, h("p", null, ctx.flash)) : null,
+    error.el,
+    done.el,
+    form,
+    snap?.clock_is_set
+      ? h(
+          "section",
+          { class: "data-section", "aria-labelledby": "clock-title" },
+          h("h2", { class: "section-title", id: "clock-title" }, "Clock"),
+          h("p", { "data-testid": "demo-clock" }, `Demo clock: today is ${formatDate(snap.today)}. Kerbside and the demo council were started with a set date, for demonstrations and tests.`),
+        )
+      : null,
+  );
+}

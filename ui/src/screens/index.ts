@@ -1,0 +1,23 @@
+import type { Route } from "../routes";
+import type { ScreenFn } from "../screen";
+import { dataScreen, profileScreen, settingsScreen } from "./account";
+import { buyScreen } from "./buy";
+import { detailScreen, printScreen } from "./detail";
+import { cancelScreen, editScreen, renewScreen } from "./manage";
+import { permitsScreen } from "./permits";
+import { registerScreen, signInScreen } from "./signin";
+
+export const SCREENS: Record<Route["name"], ScreenFn> = {
+  "sign-in": signInScreen,
+  register: registerScreen,
+  permits: permitsScreen,
+  detail: detailScreen,
+  print: printScreen,
+  edit: editScreen,
+  renew: renewScreen,
+  cancel: cancelScreen,
+  buy: buyScreen,
+  profile: profileScreen,
+  data: dataScreen,
+  settings: settingsScreen,
+};

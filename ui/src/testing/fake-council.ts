@@ -1,0 +1,297 @@
+/** A fake Rust side for the jsdom tests: answers the app's commands from plain data. */
+
+import type { AppSnapshot } from "../bindings/AppSnapshot";
+import type { CouncilInfo } from "../bindings/CouncilInfo";
+import type { PermitCard } from "../bindings/PermitCard";
+import type { PermitFilter } from "../bindings/PermitFilter";
+import type { PermitsView } from "../bindings/PermitsView";
+import type { Profile } from "../bindings/Profile";
+
+const n = (x: number) => x as unknown as bigint; // JSON numbers, typed bigint by ts-rs
+
+export function card(over: Partial<PermitCard> & { id: string; registration?: string; type?: "annual_visitor" | "care" }): PermitCard {
+  const type = over.type ?? "annual_visitor";
+  const status = over.status ?? "active";
+  return {
+    permit: {
+      id: over.id,
+      reference: `KP-${over.id.toUpperCase()}`,
+      permit_type: type,
+      permit_type_label: type === "care" ? "Care Annual Visitor Permit" : "Annual Visitor Permit",
+      registration: over.registration ?? "AB12 CDE",
+      address: { line1: "12", street: "Hazel Street", town: "Leicester", postcode: "LE2 7JN" },
+      zone: { code: "B", name: "Hazel Street" },
+      starts_on: "2026-04-04",
+      expires_on: "2027-04-03",
+      status,
+      status_label: over.status_label ?? "Live",
+      renewal_opens_on: "2027-03-04",
+      renewal_open: over.renewal_open ?? false,
+      renewed_by: null,
+      renewal_of: null,
+      price_pence: n(type === "care" ? 0 : 4000),
+      refund_pence: null,
+      history: [
+        { at: "2026-04-04T09:00:00Z", kind: "created", detail: "Permit bought." },
+        { at: "2026-04-04T09:01:00Z", kind: "paid", detail: "Payment of £40.00 received." },
+      ],
+      as_of: "2026-11-26T14:05:00Z",
+    },
+    status,
+    status_label: over.status_label ?? "Live",
+    days_left: over.days_left ?? n(129),
+    renewal_open: over.renewal_open ?? false,
+    renewal_note: over.renewal_note === undefined ? "Renewal opens on 4 March 2027" : over.renewal_note,
+    can_edit_registration: over.can_edit_registration ?? status === "active",
+    can_renew: over.can_renew ?? false,
+    can_cancel: over.can_cancel ?? status === "active",
+  };
+}
+
+export type CallLog = { cmd: string; args: Record<string, unknown> | undefined }[];
+
+export class FakeCouncil {
+  signedIn = true;
+  offline = false;
+  /** Commands that reject with `unauthorised` once (the session ended). */
+  expireSessionOn = new Set<string>();
+  filter: PermitFilter = "all";
+  lastSynced: string | null = "2026-11-26T14:05:00Z";
+  cached: PermitCard[] = [card({ id: "p1" })];
+  fresh: PermitCard[] = [
+    card({ id: "p1" }),
+    card({
+      id: "p2",
+      type: "care",
+      registration: "LM68 XYZ",
+      renewal_open: true,
+      can_renew: true,
+      renewal_note: "Renewal open until 3 December 2026",
+    }),
+  ];
+  calls: CallLog = [];
+  /** What `payment_status` answers, in turn (then "created"). */
+  paymentAnswers: string[] = [];
+  profile: Profile = {
+    id: "a1",
+    email: "demo@kerbside.example",
+    name: "Sam Patel",
+    address: { line1: "12", street: "Hazel Street", town: "Leicester", postcode: "LE2 7JN" },
+    zone: { code: "B", name: "Hazel Street" },
+    date_of_birth: "1958-03-14",
+    reminder_email: "demo@kerbside.example",
+    role: "resident",
+  };
+  info: CouncilInfo = {
+    name: "Leicester City Council",
+    permit_types: [
+      {
+        permit_type: "annual_visitor",
+        label: "Annual Visitor Permit",
+        price_pence: n(4000),
+        term_months: 12,
+        household_limit: 1,
+        evidence: [],
+        needs_date_of_birth: false,
+        needs_carer_evidence: false,
+        refund_terms: "Refunded for each whole day left, rounded down to the pound.",
+      },
+      {
+        permit_type: "care",
+        label: "Care Annual Visitor Permit",
+        price_pence: n(0),
+        term_months: 12,
+        household_limit: 1,
+        evidence: ["Details of the regular carer visits."],
+        needs_date_of_birth: false,
+        needs_carer_evidence: true,
+        refund_terms: "Free, so nothing to refund.",
+      },
+    ],
+    zones: [{ code: "B", name: "Hazel Street" }],
+    renewal_window_days: n(30),
+    now: "2026-11-26T14:05:00Z",
+    today: "2026-11-26",
+  };
+
+  snapshot(): AppSnapshot {
+    return {
+      council_url: "http://127.0.0.1:40123",
+      embedded_council: true,
+      signed_in_email: this.signedIn ? this.profile.email : null,
+      online: null,
+      last_synced_at: this.lastSynced,
+      today: "2026-11-26",
+      clock_is_set: false,
+      now: "2026-11-26T14:05:00Z",
+      permit_filter: this.filter,
+      demo_email: "demo@kerbside.example",
+      demo_password: "kerbside-demo-2026",
+    };
+  }
+
+  view(cards: PermitCard[]): PermitsView {
+    const admits = (c: PermitCard) =>
+      this.filter === "all" || (this.filter === "care" ? c.permit.permit_type === "care" : c.permit.permit_type !== "care");
+    return {
+      permits: cards.filter(admits),
+      hidden_by_filter: cards.filter((c) => !admits(c)).length,
+      filter: this.filter,
+      last_synced_at: this.lastSynced,
+      today: "2026-11-26",
+    };
+  }
+
+  private needCouncil(cmd: string): void {
+    if (this.offline) throw { kind: "offline", message: "Kerbside cannot reach the council." };
+    if (this.expireSessionOn.has(cmd)) {
+      this.expireSessionOn.delete(cmd);
+      this.signedIn = false;
+      throw { kind: "unauthorised", message: "Sign in to continue." };
+    }
+    if (!this.signedIn) throw { kind: "unauthorised", message: "Sign in to continue." };
+  }
+
+  handle(cmd: string, args?: Record<string, unknown>): unknown {
+    this.calls.push({ cmd, args });
+    switch (cmd) {
+      case "app_version":
+        return "0.1.0";
+      case "app_snapshot":
+        return this.snapshot();
+      case "council_info":
+        if (this.offline) throw { kind: "offline", message: "Kerbside cannot reach the council." };
+        return this.info;
+      case "cached_permits":
+        return this.view(this.cached);
+      case "sync_permits":
+        this.needCouncil(cmd);
+        this.lastSynced = "2026-11-26T15:30:00Z";
+        this.cached = this.fresh;
+        return this.view(this.fresh);
+      case "set_permit_filter":
+        this.filter = (args?.filter as PermitFilter) ?? "all";
+        return this.view(this.cached);
+      case "permit_detail": {
+        const found = this.cached.find((c) => c.permit.id === args?.id);
+        if (!found) throw { kind: "not_found", message: "No such permit." };
+        return found;
+      }
+      case "check_registration": {
+        const compact = String(args?.typed ?? "").replace(/\s+/g, "").toUpperCase();
+        if (/^[A-Z]{2}\d{2}[A-Z]{3}$/.test(compact)) return `${compact.slice(0, 4)} ${compact.slice(4)}`;
+        throw { kind: "validation", message: "That is not a UK registration number." };
+      }
+      case "get_profile":
+        this.needCouncil(cmd);
+        return this.profile;
+      case "update_profile":
+        this.needCouncil(cmd);
+        this.profile = { ...this.profile, ...(args?.update as object) };
+        return this.profile;
+      case "sign_in": {
+        if (this.offline) throw { kind: "offline", message: "Kerbside cannot reach the council." };
+        const req = args?.request as { email: string; password: string };
+        if (req.password !== "kerbside-demo-2026") throw { kind: "unauthorised", message: "Wrong email or password." };
+        this.signedIn = true;
+        return this.profile;
+      }
+      case "sign_out":
+        this.signedIn = false;
+        return null;
+      case "data_summary":
+        return {
+          data_folder: "/home/sam/.local/share/uk.kerbside.app",
+          cache_file: "/home/sam/.local/share/uk.kerbside.app/kerbside.sqlite",
+          cached_permits: this.cached.length,
+          last_synced_at: this.lastSynced,
+          keyring_service: "uk.kerbside.app",
+          signed_in: this.signedIn,
+          council_url: "http://127.0.0.1:40123",
+          embedded_council: true,
+        };
+      case "quote_permit": {
+        this.needCouncil(cmd);
+        const req = args?.request as { permit_type: string; registration: string };
+        if (req.permit_type === "over_state_pension_age") {
+          throw { kind: "validation", message: "You reach State Pension age on 6 April 2028; you can buy this permit from then." };
+        }
+        const t = this.info.permit_types.find((x) => x.permit_type === req.permit_type)!;
+        return {
+          permit_type: req.permit_type,
+          registration: req.registration,
+          zone: this.profile.zone,
+          address: this.profile.address,
+          price_pence: t.price_pence,
+          starts_on: "2026-11-26",
+          expires_on: "2027-11-25",
+        };
+      }
+      case "buy_permit": {
+        this.needCouncil(cmd);
+        const req = args?.request as { permit_type: "annual_visitor" | "care"; registration: string };
+        const bought = card({ id: "new1", type: req.permit_type, registration: req.registration, status: "awaiting_payment", status_label: "Awaiting payment" });
+        this.cached = [...this.cached, bought];
+        this.fresh = [...this.fresh, bought];
+        const free = req.permit_type === "care";
+        if (free) {
+          bought.status = "active";
+          bought.status_label = "Live";
+        }
+        return {
+          permit: bought.permit,
+          payment: free
+            ? null
+            : {
+                id: "pay1",
+                permit_id: "new1",
+                amount_pence: 4000,
+                status: "created",
+                next_url: "http://127.0.0.1:40123/pay/tok",
+                failure_reason: null,
+                created_at: "2026-11-26T14:05:00Z",
+                expires_at: "2026-11-26T15:35:00Z",
+              },
+        };
+      }
+      case "open_payment":
+      case "close_payment":
+        return null;
+      case "payment_status": {
+        this.needCouncil(cmd);
+        const status = this.paymentAnswers.shift() ?? "created";
+        if (status === "succeeded") {
+          const c = this.cached.find((x) => x.permit.id === "new1");
+          if (c) {
+            c.status = "active";
+            c.status_label = "Live";
+          }
+        }
+        return {
+          id: "pay1",
+          permit_id: "new1",
+          amount_pence: 4000,
+          status,
+          next_url: null,
+          failure_reason: status === "failed" ? "Your card was declined." : null,
+          created_at: "2026-11-26T14:05:00Z",
+          expires_at: "2026-11-26T15:35:00Z",
+        };
+      }
+      case "refund_quote":
+        this.needCouncil(cmd);
+        return { permit_id: args?.permitId, refund_pence: 1200, paid_pence: 4000, cancel_on: "2026-11-26", refund_terms: "Refunded for each whole day left, rounded down to the pound." };
+      case "cancel_permit":
+        this.needCouncil(cmd);
+        return { permit: { ...this.cached[0].permit, status: "cancelled" }, refund_pence: args?.expectedRefundPence };
+      case "edit_registration": {
+        this.needCouncil(cmd);
+        const c = this.cached.find((x) => x.permit.id === args?.permitId)!;
+        c.permit = { ...c.permit, registration: String(args?.registration) };
+        return c;
+      }
+      default:
+        throw { kind: "internal", message: `The fake has no ${cmd}.` };
+    }
+  }
+}
