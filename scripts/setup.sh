@@ -35,4 +35,9 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found; install Rust from rustup first" >&2; exit 1
 fi
+# The end-to-end suite drives the real app window through tauri-driver + WebKitWebDriver.
+if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "setup: installing tauri-driver (cargo install, about 3 minutes)"
+  cargo install tauri-driver --version '^2' --locked --quiet
+fi
 echo "setup: ok"

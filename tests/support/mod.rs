@@ -1,0 +1,325 @@
+//! The end-to-end harness: a real council server on 127.0.0.1 (fresh SQLite, a set clock), the
+//! real app binary in a real window (the Xvfb display of scripts/with-desktop-session.sh),
+//! driven through tauri-driver + WebKitWebDriver with fantoccini. Each scenario gets a clean
+//! app data folder and its own keyring entry (the council's URL is part of the entry's name and
+//! its port is new each time); everything started is stopped on drop, also when a test fails.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use kerbside_api::{CouncilClient, FixedClock};
+use kerbside_council::{spawn, CouncilConfig, RunningServer, Store};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "a long enough password";
+const WAIT: Duration = Duration::from_secs(20);
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tauri_driver() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cargo_bin = Path::new(&home).join(".cargo/bin/tauri-driver");
+    if cargo_bin.exists() {
+        return cargo_bin;
+    }
+    PathBuf::from("tauri-driver")
+}
+
+pub struct Council {
+    pub server: Option<RunningServer>,
+    pub clock: Arc<FixedClock>,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Council {
+    pub async fn start(now: &str) -> Council {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock::new(at(now)));
+        let server = start_server(dir.path(), clock.clone(), 0).await;
+        Council {
+            url: server.url.clone(),
+            server: Some(server),
+            clock,
+            dir,
+        }
+    }
+
+    pub fn client(&self) -> CouncilClient {
+        CouncilClient::new(self.url.clone()).unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let server = self.server.as_ref().expect("council running");
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(server.state.store.pool())
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let port = self.url.rsplit(':').next().unwrap().parse().unwrap();
+        self.server = Some(start_server(self.dir.path(), self.clock.clone(), port).await);
+    }
+}
+
+async fn start_server(dir: &Path, clock: Arc<FixedClock>, port: u16) -> RunningServer {
+    let store = Store::connect(&format!("sqlite://{}", dir.join("council.db").display()))
+        .await
+        .unwrap();
+    let server = spawn(
+        ([127, 0, 0, 1], port).into(),
+        store,
+        clock,
+        CouncilConfig::leicester_demo(),
+        None,
+    )
+    .await
+    .unwrap();
+    kerbside_council::seed::seed_demo(&server.state)
+        .await
+        .unwrap();
+    server
+}
+
+/// The app, running in its window, with a WebDriver session on it.
+pub struct App {
+    pub driver: Client,
+    tauri_driver: Child,
+    pub data_home: PathBuf,
+    screens: PathBuf,
+    shot: u32,
+    name: String,
+}
+
+pub struct AppDirs {
+    pub root: tempfile::TempDir,
+}
+
+impl AppDirs {
+    pub fn new() -> AppDirs {
+        AppDirs {
+            root: tempfile::tempdir().unwrap(),
+        }
+    }
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data/uk.kerbside.app")
+    }
+}
+
+impl App {
+    /// Starts the app against `council_url` with its clock set to `now`.
+    pub async fn launch(name: &str, dirs: &AppDirs, council_url: &str, now: &str) -> App {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "the end-to-end suite needs a display and a session bus: run it through scripts/test.sh \
+             (scripts/with-desktop-session.sh)"
+        );
+        let port = free_port();
+        let native_port = free_port();
+        let root = dirs.root.path();
+        let mut tauri_driver = Command::new(tauri_driver())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("XDG_DATA_HOME", root.join("data"))
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .env("XDG_CACHE_HOME", root.join("cache"))
+            .env("KERBSIDE_COUNCIL_URL", council_url)
+            .env("KERBSIDE_CLOCK", now)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tauri-driver runs (scripts/setup.sh installs it)");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": env!("CARGO_BIN_EXE_kerbside") }),
+        );
+        caps.insert("browserName".into(), "wry".into());
+        let deadline = Instant::now() + WAIT;
+        let driver = loop {
+            match ClientBuilder::native()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    let _ = tauri_driver.kill();
+                    panic!("could not start a WebDriver session on the app: {e}");
+                }
+            }
+        };
+        let screens = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+        std::fs::create_dir_all(&screens).unwrap();
+        App {
+            driver,
+            tauri_driver,
+            data_home: root.join("data"),
+            screens,
+            shot: 0,
+            name: name.into(),
+        }
+    }
+
+    pub async fn find(&self, css: &str) -> Element {
+        match self
+            .driver
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                let body = self.body_text().await;
+                panic!(
+                    "{}: no element {css} ({e}). The screen said:\n{body}",
+                    self.name
+                )
+            }
+        }
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        self.driver.find(Locator::Css(css)).await.is_ok()
+    }
+
+    pub async fn body_text(&self) -> String {
+        match self.driver.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the page text contains `needle`.
+    pub async fn wait_for_text(&self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.body_text().await;
+            if text.contains(needle) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{}: waited for \u{201c}{needle}\u{201d}; the screen said:\n{text}",
+                    self.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    /// Saves a PNG of the current screen under target/e2e-screenshots/.
+    pub async fn screenshot(&mut self, what: &str) {
+        self.shot += 1;
+        if let Ok(png) = self.driver.screenshot().await {
+            let path = self
+                .screens
+                .join(format!("{}-{:02}-{what}.png", self.name, self.shot));
+            std::fs::write(path, png).unwrap();
+        }
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) {
+        self.type_into("#sign-in-email", email).await;
+        self.type_into("#sign-in-password", password).await;
+        self.click("#sign-in-button").await;
+    }
+
+    pub async fn quit(mut self) {
+        let _ = self.driver.clone().close().await;
+        let _ = self.tauri_driver.kill();
+        let _ = self.tauri_driver.wait();
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.tauri_driver.kill();
+        let _ = self.tauri_driver.wait();
+    }
+}
+
+/// Counts `org.freedesktop.Notifications.Notify` calls on the session bus.
+pub struct NotificationWatch {
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NotificationWatch {
+    pub fn start() -> NotificationWatch {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("notify.log");
+        let child = Command::new("dbus-monitor")
+            .args([
+                "--session",
+                "interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor runs (scripts/setup.sh installs dbus-x11)");
+        std::thread::sleep(Duration::from_millis(300));
+        NotificationWatch {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn notify_calls(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.split("method call")
+            .filter(|block| block.contains("member=Notify"))
+            .map(|b| b.to_string())
+            .collect()
+    }
+}
+
+impl Drop for NotificationWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
