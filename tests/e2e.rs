@@ -27,6 +27,7 @@ async fn cached_permit_rows(dirs: &AppDirs) -> i64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scenario_1_register_sign_in_and_sign_out_leaves_no_session_or_cache() {
+    let _serial = support::one_at_a_time().await;
     let council = Council::start("2027-03-01T09:00:00Z").await;
     let dirs = AppDirs::new();
     let mut app = App::launch("s1-register", &dirs, &council.url, "2027-03-01T09:00:00Z").await;
@@ -90,8 +91,8 @@ async fn wait_for_notifications(watch: &NotificationWatch, n: usize) -> Vec<Stri
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn scenario_5_one_native_notification_per_permit_when_renewal_opens_and_none_after_a_restart()
-{
+async fn scenario_5_one_notification_per_permit_when_renewal_opens_and_none_after_a_restart() {
+    let _serial = support::one_at_a_time().await;
     let watch = NotificationWatch::start();
     // The demo resident's care permit (LM68 XYZ) started 345 days before the council's first
     // day, so its window is open; the visitor permit (AB12 CDE) started 304 days before, so

@@ -16,6 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "a long enough password";
+
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Scenarios run one at a time: they share the session bus (notifications are counted on it)
+/// and two WebKit windows at once would only slow each other on two cores.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
+}
 const WAIT: Duration = Duration::from_secs(20);
 
 pub fn at(s: &str) -> DateTime<Utc> {
