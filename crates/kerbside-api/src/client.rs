@@ -11,6 +11,16 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
+/// Uploads and downloads of evidence (up to 10 MB) get longer than ordinary calls.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A page of evidence downloaded by an officer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceDownload {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("The council's permit service cannot be reached just now. Check your internet connection; your saved permits are still shown.")]
@@ -207,6 +217,135 @@ impl CouncilClient {
             .await
     }
 
+    // ------------------------------------------------------------ change of address
+
+    /// Starts a change of address; then upload its pages and submit it.
+    pub async fn create_address_change(
+        &self,
+        token: &str,
+        body: &AddressChangeRequest,
+        key: &str,
+    ) -> Result<AddressChange, ClientError> {
+        self.send(
+            self.mutate(Method::POST, "/address-changes", Some(token), key)
+                .json(body),
+        )
+        .await
+    }
+
+    /// Adds one page of evidence: the file's bytes and the content type it claims
+    /// (`application/pdf`, `image/jpeg` or `image/png`; the council checks the bytes). Sending
+    /// the same bytes again does not add a second page, so a retry is safe.
+    pub async fn upload_evidence(
+        &self,
+        token: &str,
+        change_id: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<AddressChange, ClientError> {
+        let path = format!("/address-changes/{change_id}/files");
+        self.send(
+            self.request(Method::POST, &path, Some(token))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .timeout(UPLOAD_TIMEOUT)
+                .body(bytes),
+        )
+        .await
+    }
+
+    /// Sends the change (with at least one page) to the council's officers.
+    pub async fn submit_address_change(
+        &self,
+        token: &str,
+        change_id: &str,
+        key: &str,
+    ) -> Result<AddressChange, ClientError> {
+        let path = format!("/address-changes/{change_id}/submission");
+        self.send(self.mutate(Method::POST, &path, Some(token), key))
+            .await
+    }
+
+    /// The resident's changes of address, newest first, with any officer's reason and the
+    /// permits to cancel after an approved move.
+    pub async fn address_changes(&self, token: &str) -> Result<AddressChangeList, ClientError> {
+        self.send(self.request(Method::GET, "/address-changes", Some(token)))
+            .await
+    }
+
+    /// Officers only: changes in `status` (default: submitted, oldest first).
+    pub async fn officer_address_changes(
+        &self,
+        token: &str,
+        status: Option<AddressChangeStatus>,
+    ) -> Result<OfficerAddressChangeList, ClientError> {
+        let status = status.unwrap_or(AddressChangeStatus::Submitted).code();
+        let path = format!("/officer/address-changes?status={status}");
+        self.send(self.request(Method::GET, &path, Some(token)))
+            .await
+    }
+
+    pub async fn officer_address_change(
+        &self,
+        token: &str,
+        change_id: &str,
+    ) -> Result<OfficerAddressChange, ClientError> {
+        let path = format!("/officer/address-changes/{change_id}");
+        self.send(self.request(Method::GET, &path, Some(token)))
+            .await
+    }
+
+    /// Officers only: one page of evidence, as stored.
+    pub async fn officer_evidence_file(
+        &self,
+        token: &str,
+        change_id: &str,
+        file_id: &str,
+    ) -> Result<EvidenceDownload, ClientError> {
+        let path = format!("/officer/address-changes/{change_id}/files/{file_id}");
+        let response = Self::dispatch(
+            self.request(Method::GET, &path, Some(token))
+                .timeout(UPLOAD_TIMEOUT),
+        )
+        .await?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let bytes = response.bytes().await.map_err(Self::transport_error)?;
+        Ok(EvidenceDownload {
+            content_type,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    pub async fn approve_address_change(
+        &self,
+        token: &str,
+        change_id: &str,
+        key: &str,
+    ) -> Result<OfficerAddressChange, ClientError> {
+        let path = format!("/officer/address-changes/{change_id}/approval");
+        self.send(self.mutate(Method::POST, &path, Some(token), key))
+            .await
+    }
+
+    pub async fn reject_address_change(
+        &self,
+        token: &str,
+        change_id: &str,
+        body: &RejectionRequest,
+        key: &str,
+    ) -> Result<OfficerAddressChange, ClientError> {
+        let path = format!("/officer/address-changes/{change_id}/rejection");
+        self.send(
+            self.mutate(Method::POST, &path, Some(token), key)
+                .json(body),
+        )
+        .await
+    }
+
     fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
         let builder = self
             .http
@@ -256,6 +395,10 @@ impl CouncilClient {
                 "Your session has ended. Sign in again to continue.",
             ),
             StatusCode::NOT_FOUND => ApiError::new(ErrorKind::NotFound, "That was not found."),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                ErrorKind::Validation,
+                "This file is larger than 10 MB. Send a smaller scan or photo of the document.",
+            ),
             StatusCode::TOO_MANY_REQUESTS => ApiError::new(
                 ErrorKind::RateLimited,
                 "Too many attempts. Wait a minute and try again.",

@@ -12,7 +12,7 @@ pub mod clock;
 mod error;
 pub mod types;
 
-pub use client::{ClientError, CouncilClient};
+pub use client::{ClientError, CouncilClient, EvidenceDownload};
 pub use clock::{Clock, FixedClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{ApiError, ErrorKind};
 

@@ -6,7 +6,7 @@
 //! Money is always whole pence (`*_pence`); dates are UK local dates (`YYYY-MM-DD`).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kerbside_rules::{PermitStatus, PermitType};
+use kerbside_rules::{EvidenceDocument, PermitStatus, PermitType};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
@@ -294,6 +294,149 @@ pub struct CancellationRequest {
 pub struct Cancellation {
     pub permit: Permit,
     pub refund_pence: i64,
+}
+
+/// Largest evidence file accepted, in bytes (10 MB).
+pub const MAX_EVIDENCE_BYTES: u64 = 10 * 1024 * 1024;
+/// Most pages of evidence one change of address may have.
+pub const MAX_EVIDENCE_PAGES: u32 = 10;
+
+/// Starts a change of address: the new address and the kind of document that proves it.
+/// Then upload the pages (`POST /address-changes/{id}/files`) and submit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+#[serde(deny_unknown_fields)]
+pub struct AddressChangeRequest {
+    pub address: PostalAddress,
+    #[schema(value_type = String, example = "council_tax_bill")]
+    pub document: EvidenceDocument,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressChangeStatus {
+    /// Created; add the pages of evidence, then submit.
+    AwaitingFiles,
+    /// Waiting for a council officer to check the evidence.
+    Submitted,
+    /// The account's address is now the new address.
+    Approved,
+    /// Not accepted; `officer_reason` says why.
+    Rejected,
+}
+
+impl AddressChangeStatus {
+    pub const ALL: [AddressChangeStatus; 4] = [
+        AddressChangeStatus::AwaitingFiles,
+        AddressChangeStatus::Submitted,
+        AddressChangeStatus::Approved,
+        AddressChangeStatus::Rejected,
+    ];
+
+    /// As stored and as in URLs (`?status=submitted`).
+    pub fn code(self) -> &'static str {
+        match self {
+            AddressChangeStatus::AwaitingFiles => "awaiting_files",
+            AddressChangeStatus::Submitted => "submitted",
+            AddressChangeStatus::Approved => "approved",
+            AddressChangeStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AddressChangeStatus::AwaitingFiles => "Add your evidence",
+            AddressChangeStatus::Submitted => "Waiting for the council to check",
+            AddressChangeStatus::Approved => "Approved",
+            AddressChangeStatus::Rejected => "Not accepted",
+        }
+    }
+}
+
+/// One page of evidence as stored by the council (never under the name it was sent with).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct EvidenceFile {
+    pub id: String,
+    /// 1 for the first page.
+    pub page_number: u32,
+    /// From the file's content: `application/pdf`, `image/jpeg` or `image/png`.
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct AddressChange {
+    pub id: String,
+    /// The new address.
+    pub address: PostalAddress,
+    #[schema(value_type = String, example = "council_tax_bill")]
+    pub document: EvidenceDocument,
+    /// e.g. "Council tax bill".
+    pub document_label: String,
+    /// What the document must show, e.g. "a council tax bill for the new address".
+    pub document_must_show: String,
+    pub status: AddressChangeStatus,
+    pub status_label: String,
+    /// Why an officer rejected it.
+    pub officer_reason: Option<String>,
+    pub files: Vec<EvidenceFile>,
+    pub created_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// For the latest approved change: the resident's live or upcoming permits for another
+    /// household (by id). They keep the old address until the resident cancels them; new ones
+    /// are bought for the new address. Empty otherwise.
+    pub permits_to_surrender: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct AddressChangeList {
+    /// Newest first.
+    pub changes: Vec<AddressChange>,
+    pub as_of: DateTime<Utc>,
+}
+
+/// The resident a change of address belongs to, as an officer sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct ResidentSummary {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// The address on the account now.
+    pub address: PostalAddress,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct OfficerAddressChange {
+    pub change: AddressChange,
+    pub resident: ResidentSummary,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct OfficerAddressChangeList {
+    /// Oldest submission first (the order to work through them).
+    pub changes: Vec<OfficerAddressChange>,
+    pub as_of: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+#[serde(deny_unknown_fields)]
+pub struct RejectionRequest {
+    /// Shown to the resident: what was wrong and what to send instead. At most 500 characters.
+    pub reason: String,
 }
 
 mod double_option {

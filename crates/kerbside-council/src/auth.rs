@@ -93,6 +93,24 @@ impl FromRequestParts<AppState> for CurrentAccount {
     }
 }
 
+/// A signed-in council officer. Every officer endpoint takes this, so the role is checked in
+/// one place: a resident gets 403, someone not signed in 401.
+pub struct OfficerAccount(pub AccountRow);
+
+impl FromRequestParts<AppState> for OfficerAccount {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let current = CurrentAccount::from_request_parts(parts, state).await?;
+        if current.account.role != "officer" {
+            return Err(Error::Forbidden(
+                "Only council officers can see or decide changes of address.".into(),
+            ));
+        }
+        Ok(OfficerAccount(current.account))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

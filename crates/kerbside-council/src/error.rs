@@ -24,6 +24,12 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     RateLimited(String),
+    /// A body over its size limit (an evidence file over 10 MB).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A file of a kind that is not accepted, or whose declared type disagrees with its bytes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -46,6 +52,10 @@ impl Error {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, ErrorKind::NotFound),
             Error::Conflict(_) => (StatusCode::CONFLICT, ErrorKind::Conflict),
             Error::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorKind::RateLimited),
+            Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorKind::Validation),
+            Error::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorKind::Validation)
+            }
             Error::Database(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal)
             }

@@ -8,9 +8,12 @@
 //! Tests build the router with [`app`] and call it with `oneshot`, or start a real server on
 //! 127.0.0.1:0 with [`spawn`].
 
+mod address_changes;
 mod auth;
 mod error;
+mod evidence;
 mod idempotency;
+pub mod mail;
 pub mod openapi;
 mod pay_page;
 mod routes;
@@ -23,9 +26,12 @@ use axum::Router;
 use kerbside_api::SharedClock;
 use kerbside_rules::{PensionAgeSchedule, StreetList, Tariff};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use address_changes::add_officer;
 pub use error::Error;
+pub use mail::{send_expiry_reminders, MailConfig, Mailer, ReminderRun, SmtpConfig, SmtpTls};
 pub use store::Store;
 
 /// What the council is configured with: its tariff and street list (data, not code).
@@ -34,6 +40,13 @@ pub struct CouncilConfig {
     pub tariff: Tariff,
     pub streets: StreetList,
     pub pension_ages: PensionAgeSchedule,
+    /// Where evidence files are stored. Default: `<database>-evidence` beside the SQLite file.
+    pub evidence_dir: Option<PathBuf>,
+    /// Expiry emails: SMTP, or `.eml` files in an outbox (default `<database>-outbox`).
+    pub mail: MailConfig,
+    /// Run the expiry email job at start and then this often. `None`: never on its own (tests
+    /// and the desktop app's embedded council call [`send_expiry_reminders`] when they want).
+    pub reminder_every: Option<std::time::Duration>,
 }
 
 impl CouncilConfig {
@@ -43,6 +56,9 @@ impl CouncilConfig {
             tariff: Tariff::leicester_demo(),
             streets: StreetList::leicester_demo(),
             pension_ages: PensionAgeSchedule::uk(),
+            evidence_dir: None,
+            mail: MailConfig::default(),
+            reminder_every: None,
         }
     }
 }
@@ -56,6 +72,9 @@ pub struct AppState {
     pub council: Arc<CouncilConfig>,
     /// The address residents' browsers reach this server at, for hosted payment page links.
     pub public_url: Arc<str>,
+    /// The folder evidence files are stored in (under generated names only).
+    pub evidence_dir: Arc<PathBuf>,
+    pub mailer: Arc<Mailer>,
 }
 
 /// The whole service as a router: the API under `/api/v1` and the hosted payment page.
@@ -71,12 +90,16 @@ pub struct RunningServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
+    reminders: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// Stops accepting connections and waits for the server task to end.
     pub async fn stop(mut self) {
         self.sweeper.abort();
+        if let Some(reminders) = &self.reminders {
+            reminders.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -87,6 +110,9 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.sweeper.abort();
+        if let Some(reminders) = &self.reminders {
+            reminders.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -105,11 +131,22 @@ pub async fn spawn(
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+    let evidence_dir = council
+        .evidence_dir
+        .clone()
+        .unwrap_or_else(|| store.default_folder("evidence"));
+    std::fs::create_dir_all(&evidence_dir)?;
+    let mailer = Mailer::new(&council.mail, store.default_folder("outbox"))
+        .map_err(std::io::Error::other)?;
+    tracing::info!(evidence = %evidence_dir.display(), mail = %mailer.describe(), "council storage");
+    let reminder_every = council.reminder_every;
     let state = AppState {
         store,
         clock,
         council: Arc::new(council),
         public_url: Arc::from(url.as_str()),
+        evidence_dir: Arc::new(evidence_dir),
+        mailer: Arc::new(mailer),
     };
     let router = app(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -127,6 +164,8 @@ pub async fn spawn(
         }
     });
     let sweeper = tokio::spawn(sweep_expired_payments(state.clone()));
+    let reminders =
+        reminder_every.map(|every| tokio::spawn(mail::reminder_loop(state.clone(), every)));
     Ok(RunningServer {
         addr,
         url,
@@ -134,6 +173,7 @@ pub async fn spawn(
         shutdown: Some(tx),
         task,
         sweeper,
+        reminders,
     })
 }
 

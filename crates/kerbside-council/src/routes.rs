@@ -1,13 +1,15 @@
 //! HTTP handlers: thin, each takes the request apart, calls [`crate::service`] and answers.
 //! The `#[utoipa::path]` on each one is the OpenAPI document's source of truth.
 
-use crate::auth::CurrentAccount;
+use crate::auth::{CurrentAccount, OfficerAccount};
 use crate::error::{Error, Result};
-use crate::{idempotency, openapi, pay_page, service, views, AppState};
+use crate::{address_changes, idempotency, openapi, pay_page, service, views, AppState};
+use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use kerbside_api::types::*;
@@ -33,13 +35,42 @@ pub fn router(state: AppState) -> Router {
         .route("/permits/{id}/refund-quote", get(refund_quote))
         .route("/permits/{id}/cancellation", post(cancel))
         .route("/payments/{id}", get(get_payment))
+        .route(
+            "/address-changes",
+            get(list_address_changes).post(create_address_change),
+        )
+        .route(
+            "/address-changes/{id}/submission",
+            post(submit_address_change),
+        )
+        .route("/officer/address-changes", get(officer_address_changes))
+        .route("/officer/address-changes/{id}", get(officer_address_change))
+        .route(
+            "/officer/address-changes/{id}/files/{file_id}",
+            get(officer_evidence_file),
+        )
+        .route(
+            "/officer/address-changes/{id}/approval",
+            post(approve_address_change),
+        )
+        .route(
+            "/officer/address-changes/{id}/rejection",
+            post(reject_address_change),
+        )
         .fallback(api_not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::middleware,
         ));
+    // Uploads stream their body (up to 10 MB, capped while reading), so they skip the JSON
+    // body limit and the idempotency middleware (which buffers bodies); a repeated upload of
+    // the same bytes is recognised by its SHA-256 instead.
+    let uploads = Router::new().route(
+        "/address-changes/{id}/files",
+        post(upload_evidence).layer(DefaultBodyLimit::disable()),
+    );
     Router::new()
-        .nest(kerbside_api::API_PREFIX, api)
+        .nest(kerbside_api::API_PREFIX, api.merge(uploads))
         .merge(pay_page::router())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -325,5 +356,197 @@ pub async fn get_payment(
 ) -> Result<Json<Payment>> {
     Ok(Json(
         service::payment_view(&state, &current.account.id, &id).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- change of address
+
+#[utoipa::path(get, path = "/api/v1/address-changes", tag = "address", security(("bearer" = [])),
+    responses((status = 200, body = AddressChangeList, description = "The resident's changes of address, newest first"), (status = 401, body = ApiError)))]
+pub async fn list_address_changes(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+) -> Result<Json<AddressChangeList>> {
+    Ok(Json(
+        address_changes::list_for_resident(&state, &current.account).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/address-changes", tag = "address", security(("bearer" = [])), request_body = AddressChangeRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses((status = 201, body = AddressChange, description = "Created, awaiting files: upload the pages, then submit"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn create_address_change(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    ApiJson(req): ApiJson<AddressChangeRequest>,
+) -> Result<(StatusCode, Json<AddressChange>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(address_changes::create(&state, &current.account, &req).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/address-changes/{id}/files", tag = "address", security(("bearer" = [])),
+    request_body(description = "One page of evidence: the file's raw bytes (at most 10 MB). Only PDF, JPEG and PNG are accepted, recognised by their content; a Content-Type that disagrees with the content is refused.",
+        content(("application/pdf"), ("image/jpeg"), ("image/png"), ("application/octet-stream"))),
+    params(("id" = String, Path, description = "Change of address id")),
+    responses((status = 201, body = AddressChange, description = "The page was added"), (status = 200, body = AddressChange, description = "The same file was already a page of this change; nothing added"),
+        (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "Already submitted or decided, or 10 pages already"),
+        (status = 413, body = ApiError, description = "Larger than 10 MB"), (status = 415, body = ApiError, description = "Not a PDF, JPEG or PNG, or not what its Content-Type says"), (status = 422, body = ApiError, description = "Empty file")))]
+pub async fn upload_evidence(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<AddressChange>)> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("invalid"));
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (added, change) =
+        address_changes::upload(&state, &current.account, &id, declared, length, body).await?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(change)))
+}
+
+#[utoipa::path(post, path = "/api/v1/address-changes/{id}/submission", tag = "address", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Change of address id"), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses((status = 200, body = AddressChange, description = "Sent to the council's officers"), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "Already sent or decided, or another change is waiting"), (status = 422, body = ApiError, description = "No pages of evidence yet")))]
+pub async fn submit_address_change(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    Path(id): Path<String>,
+) -> Result<Json<AddressChange>> {
+    Ok(Json(
+        address_changes::submit(&state, &current.account, &id).await?,
+    ))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusFilter {
+    /// awaiting_files, submitted (the default), approved or rejected.
+    status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/officer/address-changes", tag = "officer", security(("bearer" = [])),
+    params(StatusFilter),
+    responses((status = 200, body = OfficerAddressChangeList, description = "Changes in that status, oldest submission first"), (status = 401, body = ApiError), (status = 403, body = ApiError, description = "Not an officer"), (status = 422, body = ApiError)))]
+pub async fn officer_address_changes(
+    State(state): State<AppState>,
+    _officer: OfficerAccount,
+    Query(filter): Query<StatusFilter>,
+) -> Result<Json<OfficerAddressChangeList>> {
+    let status = match filter.status.as_deref() {
+        None | Some("") => AddressChangeStatus::Submitted,
+        Some(code) => AddressChangeStatus::from_code(code).ok_or_else(|| {
+            Error::Validation(
+                "status must be one of awaiting_files, submitted, approved or rejected.".into(),
+            )
+        })?,
+    };
+    Ok(Json(address_changes::officer_list(&state, status).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/officer/address-changes/{id}", tag = "officer", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Change of address id")),
+    responses((status = 200, body = OfficerAddressChange), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn officer_address_change(
+    State(state): State<AppState>,
+    _officer: OfficerAccount,
+    Path(id): Path<String>,
+) -> Result<Json<OfficerAddressChange>> {
+    Ok(Json(address_changes::officer_get(&state, &id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/officer/address-changes/{id}/files/{file_id}", tag = "officer", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Change of address id"), ("file_id" = String, Path, description = "Evidence file id")),
+    responses((status = 200, description = "The page as stored (application/pdf, image/jpeg or image/png), as an attachment"), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn officer_evidence_file(
+    State(state): State<AppState>,
+    _officer: OfficerAccount,
+    Path((id, file_id)): Path<(String, String)>,
+) -> Result<Response> {
+    use futures_util::StreamExt;
+    let (row, path) = address_changes::officer_file(&state, &id, &file_id).await?;
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        Error::Internal(format!("evidence file {} unreadable: {e}", path.display()))
+    })?;
+    let extension = crate::evidence::FileKind::from_content_type(&row.content_type)
+        .map(|k| k.extension())
+        .unwrap_or("bin");
+    // Stream it in 64 KB pieces rather than reading up to 10 MB into memory.
+    let chunks = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = vec![0u8; 64 * 1024];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok::<_, std::io::Error>(buffer), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    })
+    .boxed();
+    let mut response = Response::new(Body::from_stream(chunks));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&row.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(u64::try_from(row.size_bytes).unwrap_or(0)),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!(
+            "attachment; filename=\"evidence-{}.{extension}\"",
+            row.page_number
+        ))
+        .map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/officer/address-changes/{id}/approval", tag = "officer", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Change of address id"), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses((status = 200, body = OfficerAddressChange, description = "Approved: the account's address is now the new one (its permits keep theirs)"), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "Not submitted, or already decided")))]
+pub async fn approve_address_change(
+    State(state): State<AppState>,
+    officer: OfficerAccount,
+    Path(id): Path<String>,
+) -> Result<Json<OfficerAddressChange>> {
+    Ok(Json(
+        address_changes::approve(&state, &officer.0, &id).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/officer/address-changes/{id}/rejection", tag = "officer", security(("bearer" = [])), request_body = RejectionRequest,
+    params(("id" = String, Path, description = "Change of address id"), ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses((status = 200, body = OfficerAddressChange, description = "Rejected; the resident sees the reason"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError, description = "No reason, or longer than 500 characters")))]
+pub async fn reject_address_change(
+    State(state): State<AppState>,
+    officer: OfficerAccount,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RejectionRequest>,
+) -> Result<Json<OfficerAddressChange>> {
+    Ok(Json(
+        address_changes::reject(&state, &officer.0, &id, &req).await?,
     ))
 }

@@ -7,6 +7,7 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    sqlite_file: Option<PathBuf>,
 }
 
 impl Store {
@@ -39,6 +41,10 @@ impl Store {
                 format!("unsupported database URL '{url}': use sqlite://FILE or postgres://…")
                     .into(),
             ));
+        };
+        let sqlite_file = match backend {
+            Backend::Sqlite => sqlite_file_of(url),
+            Backend::Postgres => None,
         };
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
@@ -69,7 +75,11 @@ impl Store {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_file,
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -80,8 +90,46 @@ impl Store {
         self.backend
     }
 
+    /// The SQLite database file, if this store is one (not in memory).
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.sqlite_file.as_deref()
+    }
+
+    /// Where files that belong with the database go by default (`<db>-evidence`, `<db>-outbox`):
+    /// beside the SQLite file, or under the system's temporary folder for PostgreSQL (where a
+    /// real council sets `--evidence-dir` and `--outbox`).
+    pub fn default_folder(&self, what: &str) -> PathBuf {
+        match &self.sqlite_file {
+            Some(file) => {
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "kerbside-council".into());
+                let parent = file
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                parent.join(format!("{stem}-{what}"))
+            }
+            None => std::env::temp_dir().join("kerbside-council").join(what),
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// `sqlite://path?options` → `path` (None for an in-memory database).
+fn sqlite_file_of(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(PathBuf::from(path))
     }
 }
 

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use kerbside_api::types::*;
 use kerbside_api::{CouncilClient, FixedClock};
 use kerbside_council::{spawn, CouncilConfig, RunningServer, Store};
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 pub const PASSWORD: &str = "a long enough password";
 
@@ -26,7 +28,12 @@ pub struct TestCouncil {
     pub clock: Arc<FixedClock>,
     pub client: CouncilClient,
     pub http: reqwest::Client,
+    /// Where this instance keeps evidence files.
+    pub evidence_dir: PathBuf,
+    /// Where this instance files expiry emails (unless SMTP is configured).
+    pub outbox: PathBuf,
     _dir: Option<tempfile::TempDir>,
+    _files: tempfile::TempDir,
 }
 
 /// The PostgreSQL server scripts/test.sh starts; its tests fail loudly without it rather than
@@ -71,15 +78,45 @@ impl TestCouncil {
     }
 
     pub async fn start_on(url: &str, now: &str, dir: Option<tempfile::TempDir>) -> TestCouncil {
+        Self::start_with(url, now, dir, CouncilConfig::leicester_demo()).await
+    }
+
+    /// With a council configured by the test. Unless it says otherwise, evidence and the
+    /// outbox go beside a SQLite database (the default) or in a fresh folder for PostgreSQL.
+    pub async fn start_with(
+        url: &str,
+        now: &str,
+        dir: Option<tempfile::TempDir>,
+        mut council: CouncilConfig,
+    ) -> TestCouncil {
         let store = Store::connect(url)
             .await
             .expect("database opens and migrates");
+        let files = tempfile::tempdir().unwrap();
+        if store.sqlite_file().is_none() {
+            council
+                .evidence_dir
+                .get_or_insert_with(|| files.path().join("evidence"));
+            council
+                .mail
+                .outbox
+                .get_or_insert_with(|| files.path().join("outbox"));
+        }
+        let evidence_dir = council
+            .evidence_dir
+            .clone()
+            .unwrap_or_else(|| store.default_folder("evidence"));
+        let outbox = council
+            .mail
+            .outbox
+            .clone()
+            .unwrap_or_else(|| store.default_folder("outbox"));
         let clock = Arc::new(FixedClock::new(at(now)));
         let server = spawn(
             "127.0.0.1:0".parse().unwrap(),
             store,
             clock.clone(),
-            CouncilConfig::leicester_demo(),
+            council,
             None,
         )
         .await
@@ -90,8 +127,25 @@ impl TestCouncil {
             clock,
             client,
             http: reqwest::Client::new(),
+            evidence_dir,
+            outbox,
             _dir: dir,
+            _files: files,
         }
+    }
+
+    /// Creates an officer account (as `kerbside-council officer add` does) and signs it in.
+    pub async fn officer(&self, email: &str) -> String {
+        kerbside_council::add_officer(
+            &self.server.state.store,
+            email,
+            "Olu Officer",
+            PASSWORD.into(),
+            kerbside_api::Clock::now(self.clock.as_ref()),
+        )
+        .await
+        .expect("officer added");
+        self.sign_in(email).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -211,5 +265,136 @@ impl TestCouncil {
             .fetch_one(self.server.state.store.pool())
             .await
             .unwrap()
+    }
+}
+
+/// The names of the files in `dir` (none if it does not exist), sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// One message an [`SmtpSink`] received.
+#[derive(Clone, Debug)]
+pub struct SinkMessage {
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    /// The DATA, dot-unstuffed, with CRLF line ends.
+    pub data: String,
+}
+
+/// A tiny SMTP server on 127.0.0.1 that accepts everything and keeps what it was sent:
+/// 220 greeting, EHLO/HELO 250, MAIL/RCPT 250, DATA 354 … "." 250, QUIT 221.
+pub struct SmtpSink {
+    pub port: u16,
+    pub messages: Arc<Mutex<Vec<SinkMessage>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let kept = messages.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let _ = smtp_session(socket, kept).await;
+                });
+            }
+        });
+        SmtpSink {
+            port,
+            messages,
+            task,
+        }
+    }
+
+    pub fn received(&self) -> Vec<SinkMessage> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+async fn smtp_session(
+    socket: tokio::net::TcpStream,
+    kept: Arc<Mutex<Vec<SinkMessage>>>,
+) -> std::io::Result<()> {
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read);
+    write
+        .write_all(b"220 sink.test ESMTP test sink\r\n")
+        .await?;
+    let mut mail_from = String::new();
+    let mut rcpt_to = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end().to_string();
+        let verb = command
+            .split([' ', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        match verb.as_str() {
+            "EHLO" | "HELO" => write.write_all(b"250 sink.test\r\n").await?,
+            "MAIL" => {
+                mail_from = command.clone();
+                write.write_all(b"250 OK\r\n").await?
+            }
+            "RCPT" => {
+                rcpt_to.push(command.clone());
+                write.write_all(b"250 OK\r\n").await?
+            }
+            "DATA" => {
+                write
+                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    .await?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == ".\r\n" || line == ".\n" {
+                        break;
+                    }
+                    let content = if line.starts_with("..") {
+                        &line[1..]
+                    } else {
+                        &line[..]
+                    };
+                    data.push_str(content);
+                }
+                kept.lock().unwrap().push(SinkMessage {
+                    mail_from: std::mem::take(&mut mail_from),
+                    rcpt_to: std::mem::take(&mut rcpt_to),
+                    data,
+                });
+                write.write_all(b"250 OK queued\r\n").await?
+            }
+            "RSET" | "NOOP" => write.write_all(b"250 OK\r\n").await?,
+            "QUIT" => {
+                write.write_all(b"221 Bye\r\n").await?;
+                return Ok(());
+            }
+            _ => write.write_all(b"502 Command not implemented\r\n").await?,
+        }
     }
 }
