@@ -77,7 +77,7 @@ describe("start-up", () => {
     const app = shell();
     await app.start();
     await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(3));
-    const [live, awaiting, care] = qa('[data-testid="permit-card"]');
+    const [live, care, awaiting] = qa('[data-testid="permit-card"]'); // live first, awaiting payment after
     expect(live.querySelector('[data-testid="permit-type"]')?.textContent).toBe("Annual Visitor Permit");
     expect(live.querySelector('[data-testid="permit-registration"]')?.textContent).toBe("AB12 CDE");
     expect(live.querySelector('[data-testid="permit-zone"]')?.textContent).toBe("Zone B (Hazel Street)");
@@ -361,6 +361,26 @@ describe("buying a permit", () => {
     submitForm();
     await vi.waitFor(() => expect(byTestId("carer-evidence-error")?.hidden).toBe(false));
     expect(byTestId("step-counter")?.textContent).toContain("Step 2 of 4");
+  });
+});
+
+describe("eligibility", () => {
+  it("shows the council's State Pension age refusal on the eligibility step", async () => {
+    const app = shell();
+    await app.start();
+    byTestId("nav-buy")!.click();
+    await vi.waitFor(() => expect(byTestId("type-over_state_pension_age")).not.toBeNull());
+    const ospa = byTestId<HTMLInputElement>("type-over_state_pension_age")!;
+    ospa.checked = true;
+    ospa.dispatchEvent(new Event("change"));
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("eligibility-dob")?.textContent).toBe("14 March 1958"));
+    submitForm();
+    await vi.waitFor(() =>
+      expect(byTestId("step-error")?.textContent).toBe("You reach State Pension age on 6 April 2028; you can buy this permit from then."),
+    );
+    expect(byTestId("step-counter")?.textContent).toContain("Step 2 of 4");
+    expect(byTestId("step-error")?.getAttribute("role")).toBe("alert");
   });
 });
 

@@ -56,6 +56,7 @@ export class App {
       version: HTMLElement;
       councilNote: HTMLElement;
       clockNote: HTMLElement;
+      who?: HTMLElement;
     },
     base: Api = rawApi,
   ) {
@@ -328,10 +329,11 @@ export class App {
           )
         : null,
     );
-    const who = this.signedInEmail
-      ? h("p", { class: "nav-who", "data-testid": "signed-in-as" }, "Signed in as ", h("span", { class: "nav-email" }, this.signedInEmail))
-      : null;
-    fill(this.els.nav, list, who);
+    fill(this.els.nav, list);
+    if (this.els.who) {
+      if (this.signedInEmail) fill(this.els.who, "Signed in as ", h("span", { class: "who-email" }, this.signedInEmail));
+      else fill(this.els.who);
+    }
   }
 
   navigate(route: Route, flash?: string, focus = true): void {

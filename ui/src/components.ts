@@ -134,6 +134,11 @@ export function statusBox(testid = "form-status"): { el: HTMLElement; set(msg: C
   };
 }
 
+/** A message carried over from the previous screen ("Registration changed to …"), announced politely. */
+export function flashNotice(text: string): HTMLElement {
+  return h("div", { class: "notice notice-success", role: "status", "data-testid": "flash" }, h("p", null, text));
+}
+
 export function notice(text: Child, testid?: string, extraClass = ""): HTMLElement {
   return h("div", { class: `notice ${extraClass}`.trim(), "data-testid": testid }, h("p", null, text));
 }

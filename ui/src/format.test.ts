@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  addDays,
   daysBetween,
   formatAddress,
   formatCoverLeft,
@@ -115,5 +116,14 @@ describe("parseDateParts", () => {
   it("accepts 29 February only in a leap year", () => {
     expect(parseDateParts("29", "2", "1960", today)).toEqual({ ok: true, iso: "1960-02-29" });
     expect(parseDateParts("29", "2", "1959", today).ok).toBe(false);
+  });
+});
+
+describe("addDays", () => {
+  it("crosses month, year and leap-day boundaries", () => {
+    expect(addDays("2026-12-15", 1)).toBe("2026-12-16");
+    expect(addDays("2026-12-31", 1)).toBe("2027-01-01");
+    expect(addDays("2028-02-28", 1)).toBe("2028-02-29");
+    expect(addDays("2027-03-28", -1)).toBe("2027-03-27");
   });
 });

@@ -153,3 +153,10 @@ export function parseDateParts(day: string, month: string, year: string, today: 
   if (iso > today) return { ok: false, error: `${what} must be in the past.` };
   return { ok: true, iso };
 }
+
+/** An ISO date moved by whole days: addDays("2026-12-15", 1) → "2026-12-16". */
+export function addDays(isoDate: string, days: number): string {
+  const t = Date.parse(`${isoDate.slice(0, 10)}T00:00:00Z`);
+  if (Number.isNaN(t)) throw new RangeError(`not an ISO date: ${isoDate}`);
+  return new Date(t + days * MS_PER_DAY).toISOString().slice(0, 10);
+}

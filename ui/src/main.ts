@@ -14,6 +14,7 @@ const app = new App({
   version: el("version"),
   councilNote: el("council-note"),
   clockNote: el("clock-note"),
+  who: el("who"),
 });
 
 // The skip link moves focus to the screen's heading rather than changing the URL.

@@ -3,7 +3,7 @@
 import type { DataSummary } from "../bindings/DataSummary";
 import type { Profile } from "../bindings/Profile";
 import type { ProfileUpdate } from "../bindings/ProfileUpdate";
-import { action, alertBox, dateField, field, isBlocked, screenHeading, setBusy, statusBox, summary } from "../components";
+import { action, alertBox, dateField, field, flashNotice, isBlocked, screenHeading, setBusy, statusBox, summary } from "../components";
 import { add, fill, h } from "../dom";
 import { formatAddress, formatDate, formatDateTime, formatZone, parseDateParts } from "../format";
 import type { Ctx } from "../screen";
@@ -26,6 +26,7 @@ export function profileScreen(ctx: Ctx, main: HTMLElement): void {
   const today = ctx.snapshot()?.today ?? new Date().toISOString().slice(0, 10);
   const error = alertBox("profile-error");
   const done = statusBox("profile-saved");
+  done.el.setAttribute("tabindex", "-1");
   const body = h("div", { class: "profile" }, h("p", { class: "loading" }, "Loading your profile…"));
   add(main, screenHeading("Profile"), error.el, done.el, body);
 
@@ -49,9 +50,8 @@ export function profileScreen(ctx: Ctx, main: HTMLElement): void {
     const save = action({ id: "save-profile-button", label: "Save changes", type: "submit", needsCouncil: true });
     const form = h(
       "form",
-      { class: "form", novalidate: true, id: "profile-form", "aria-labelledby": "your-details" },
-      h("h2", { class: "section-title", id: "your-details" }, "Your details"),
-      summary([["Email (to sign in)", profile.email, "profile-email"]]),
+      { class: "form", novalidate: true, id: "profile-form", "aria-labelledby": "change-details" },
+      h("h2", { class: "section-title", id: "change-details" }, "Change your details"),
       name.wrap,
       dob.wrap,
       reminder.wrap,
@@ -89,6 +89,7 @@ export function profileScreen(ctx: Ctx, main: HTMLElement): void {
         if (!ctx.alive()) return;
         draw(saved);
         done.set("Your details are saved.");
+        done.el.focus();
       } catch (err) {
         if (!ctx.alive()) return;
         setBusy(save.button, false);
@@ -98,13 +99,14 @@ export function profileScreen(ctx: Ctx, main: HTMLElement): void {
     });
     fill(
       body,
-      form,
-      h("h2", { class: "section-title" }, "Your address"),
+      h("h2", { class: "section-title", id: "your-account" }, "Your account"),
       summary([
+        ["Email (to sign in)", profile.email, "profile-email"],
         ["Address", formatAddress(profile.address), "profile-address"],
         ["Parking zone", profile.zone ? formatZone(profile.zone) : "Not in a permit zone", "profile-zone"],
       ]),
       h("p", { class: "hint" }, "Moving house? Changing your address will come to Kerbside later; for now, contact the council."),
+      form,
     );
   };
 
@@ -128,7 +130,7 @@ export function dataScreen(ctx: Ctx, main: HTMLElement): void {
   const error = alertBox("data-error");
   const done = statusBox("data-status");
   const body = h("div", { class: "data" }, h("p", { class: "loading" }, "Loading…"));
-  add(main, 
+  add(main,
     screenHeading("Your data"),
     h("p", { class: "lead" }, "What Kerbside keeps, and where."),
     error.el,
@@ -292,7 +294,7 @@ export function settingsScreen(ctx: Ctx, main: HTMLElement): void {
     h(
       "p",
       { "data-testid": "current-council" },
-      "Kerbside now uses ",
+      "Kerbside is using ",
       snap?.embedded_council ? "the built-in demo council." : snap ? `${snap.council_url}.` : "an unknown council.",
     ),
     h(
@@ -352,9 +354,9 @@ export function settingsScreen(ctx: Ctx, main: HTMLElement): void {
     }
   });
 
-  add(main, 
+  add(main,
     screenHeading("Settings"),
-    ctx.flash ? h("div", { class: "notice notice-success", role: "status", "data-testid": "flash" }, h("p", null, ctx.flash)) : null,
+    ctx.flash ? flashNotice(ctx.flash) : null,
     error.el,
     done.el,
     form,

@@ -108,7 +108,7 @@ export function buyScreen(ctx: Ctx, main: HTMLElement): void {
 
   function drawType(content: HTMLElement): void {
     const types = info?.permit_types ?? [];
-    add(content, 
+    add(content,
       h(
         "fieldset",
         { class: "fieldset choices", "data-testid": "permit-type-choices" },
@@ -156,11 +156,12 @@ export function buyScreen(ctx: Ctx, main: HTMLElement): void {
     const t = typeInfo();
     const p = profile;
     if (!t || !p) return async () => true;
-    add(content, 
+    add(content,
       h("p", { class: "lead" }, `You chose the ${t.label} (${formatPrice(t.price_pence)}).`),
       summary([
         ["Your address", formatAddress(p.address), "eligibility-address"],
         ["Parking zone", p.zone ? formatZone(p.zone) : "Not in a permit zone", "eligibility-zone"],
+        ["Your date of birth", t.needs_date_of_birth && p.date_of_birth ? formatDate(p.date_of_birth) : null, "eligibility-dob"],
       ]),
       p.zone ? null : notice("Your address is not in one of the council's permit zones, so the council cannot issue a permit for it.", "no-zone", "notice-important"),
     );
@@ -168,10 +169,7 @@ export function buyScreen(ctx: Ctx, main: HTMLElement): void {
     let dob: ReturnType<typeof dateField> | null = null;
     if (t.needs_date_of_birth) {
       if (p.date_of_birth) {
-        add(content, 
-          summary([["Your date of birth", formatDate(p.date_of_birth), "eligibility-dob"]]),
-          h("p", { class: "hint" }, "From your profile. The council checks that you have reached State Pension age."),
-        );
+        add(content, h("p", { class: "hint" }, "Your date of birth is from your profile. The council checks that you have reached State Pension age."));
       } else {
         dob = dateField({
           id: "eligibility-dob",
@@ -227,8 +225,35 @@ export function buyScreen(ctx: Ctx, main: HTMLElement): void {
           return false;
         }
       }
-      return true;
+      return askCouncilEarly(setError);
     };
+  }
+
+  /**
+   * Asks the council now whether this permit could be issued (State Pension age, household
+   * limit, zone), so a refusal shows on this step and not after the registration. The quote has
+   * no side effects; until a registration is entered an example one stands in.
+   */
+  async function askCouncilEarly(setError: (m: string | null) => void): Promise<boolean> {
+    const t = typeInfo();
+    if (!t) return true;
+    if (!ctx.online()) {
+      setError("You are offline. Checking this permit needs a connection to the council.");
+      return false;
+    }
+    try {
+      await ctx.api.quotePermit({
+        permit_type: t.permit_type,
+        registration: state.canonical ?? "AB12 CDE",
+        carer_evidence: t.needs_carer_evidence ? state.carerEvidence.trim() : null,
+        return_url: null,
+      });
+      return true;
+    } catch (err) {
+      const msg = ctx.fail(err);
+      if (msg) setError(msg);
+      return false;
+    }
   }
 
   function drawRegistration(content: HTMLElement): () => Promise<boolean> {

@@ -1,11 +1,11 @@
 /** One permit: every field, its history and what can be done with it; and the print view. */
 
 import type { PermitCard } from "../bindings/PermitCard";
-import { action, alertBox, notice, plate, renewalBadge, screenHeading, statusLabel, summary } from "../components";
+import { action, alertBox, flashNotice, notice, plate, renewalBadge, screenHeading, statusLabel, summary } from "../components";
 import { add, fill, h } from "../dom";
 import { formatAddress, formatDate, formatDateTime, formatMoney, formatPrice, formatZone, toNumber } from "../format";
 import type { Ctx } from "../screen";
-import { coverText } from "./permits";
+import { daysLeftText, validityNote } from "./permits";
 
 /** Loads a permit for a screen: from what the app already has, then from the council. */
 export async function loadCard(ctx: Ctx, id: string): Promise<PermitCard | null> {
@@ -36,7 +36,7 @@ export function detailScreen(ctx: Ctx, main: HTMLElement): void {
   const heading = screenHeading("Your permit");
   const body = h("div", { class: "detail", "data-testid": "permit-detail" }, h("p", { class: "loading" }, "Loading the permit…"));
   const error = alertBox("detail-error");
-  add(main, backButton(ctx), heading, ctx.flash ? notice(ctx.flash, "flash", "notice-success") : null, error.el, body);
+  add(main, backButton(ctx), heading, ctx.flash ? flashNotice(ctx.flash) : null, error.el, body);
 
   // Show what is cached at once, if the list has it.
   const cached = ctx.permits()?.permits.find((c) => c.permit.id === id);
@@ -46,7 +46,8 @@ export function detailScreen(ctx: Ctx, main: HTMLElement): void {
     const p = card.permit;
     heading.textContent = p.permit_type_label;
     ctx.setTitle(p.permit_type_label);
-    const cover = coverText(card);
+    const cover = daysLeftText(card);
+    const note = validityNote(card);
     const history = [...p.history].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     fill(
       body,
@@ -58,51 +59,61 @@ export function detailScreen(ctx: Ctx, main: HTMLElement): void {
       ),
       card.status === "awaiting_payment"
         ? notice("This permit is not valid yet: it is waiting for the council to confirm the payment.", "awaiting-note", "notice-important")
-        : null,
-      summary(
-        [
-          ["Reference", p.reference, "detail-reference"],
-          ["Registration", p.registration],
-          ["Permit type", p.permit_type_label],
-          ["Address", formatAddress(p.address), "detail-address"],
-          ["Zone", formatZone(p.zone), "detail-zone"],
-          ["Starts", formatDate(p.starts_on), "detail-starts"],
-          ["Expires", formatDate(p.expires_on), "detail-expires"],
-          ["Days left", cover, "detail-days-left"],
-          ["Price", formatPrice(p.price_pence), "detail-price"],
-          ["Refunded", p.refund_pence === null ? null : formatMoney(toNumber(p.refund_pence)), "detail-refund"],
-          ["Renewal", card.renewal_note, "detail-renewal-note"],
-        ],
-        "detail-summary",
-      ),
-      h("h2", { class: "section-title" }, "What you can do"),
+        : note
+          ? notice(note, "validity-note", "notice-important")
+          : null,
       h(
         "div",
-        { class: "actions actions-stack" },
-        action({
-          id: "edit-registration-button",
-          label: "Edit registration",
-          needsCouncil: true,
-          blockedReason: editBlockedReason(card),
-          onClick: () => ctx.navigate({ name: "edit", id }),
-        }).wrap,
-        action({
-          id: "renew-button",
-          label: "Renew",
-          needsCouncil: true,
-          blockedReason: renewBlockedReason(card),
-          onClick: () => ctx.navigate({ name: "renew", id }),
-        }).wrap,
-        card.can_cancel
-          ? action({
-              id: "cancel-button",
-              label: "Cancel permit",
-              variant: "warning",
+        { class: "detail-grid" },
+        summary(
+          [
+            ["Reference", p.reference, "detail-reference"],
+            ["Registration", p.registration],
+            ["Permit type", p.permit_type_label],
+            ["Address", formatAddress(p.address), "detail-address"],
+            ["Zone", formatZone(p.zone), "detail-zone"],
+            ["Starts", formatDate(p.starts_on), "detail-starts"],
+            ["Expires", formatDate(p.expires_on), "detail-expires"],
+            ["Days left", cover, "detail-days-left"],
+            ["Price", formatPrice(p.price_pence), "detail-price"],
+            ["Refunded", p.refund_pence === null ? null : formatMoney(toNumber(p.refund_pence)), "detail-refund"],
+            ["Renewal", card.renewal_note, "detail-renewal-note"],
+          ],
+          "detail-summary",
+        ),
+        h(
+          "section",
+          { class: "detail-actions", "aria-labelledby": "actions-title" },
+          h("h2", { class: "section-title", id: "actions-title" }, "What you can do"),
+          h(
+            "div",
+            { class: "actions actions-stack" },
+            action({
+              id: "edit-registration-button",
+              label: "Edit registration",
               needsCouncil: true,
-              onClick: () => ctx.navigate({ name: "cancel", id }),
-            }).wrap
-          : null,
-        action({ id: "print-button", label: "Print or save", variant: "secondary", onClick: () => ctx.navigate({ name: "print", id }) }).wrap,
+              blockedReason: editBlockedReason(card),
+              onClick: () => ctx.navigate({ name: "edit", id }),
+            }).wrap,
+            action({
+              id: "renew-button",
+              label: "Renew",
+              needsCouncil: true,
+              blockedReason: renewBlockedReason(card),
+              onClick: () => ctx.navigate({ name: "renew", id }),
+            }).wrap,
+            card.can_cancel
+              ? action({
+                  id: "cancel-button",
+                  label: "Cancel permit",
+                  variant: "warning",
+                  needsCouncil: true,
+                  onClick: () => ctx.navigate({ name: "cancel", id }),
+                }).wrap
+              : null,
+            action({ id: "print-button", label: "Print or save", variant: "secondary", onClick: () => ctx.navigate({ name: "print", id }) }).wrap,
+          ),
+        ),
       ),
       h("h2", { class: "section-title" }, "History"),
       history.length
@@ -138,6 +149,13 @@ export function detailScreen(ctx: Ctx, main: HTMLElement): void {
   })();
 }
 
+/** "Printed 26 November 2026 at 14:05." (the date only under a demo clock, whose time runs apart). */
+function printedOn(ctx: Ctx): string {
+  const snap = ctx.snapshot();
+  if (snap?.clock_is_set) return `Printed on ${formatDate(snap.today)} (demo clock).`;
+  return `Printed ${formatDateTime(new Date().toISOString())}.`;
+}
+
 /** A print-friendly confirmation: only what a warden or the resident needs. */
 export function printScreen(ctx: Ctx, main: HTMLElement): void {
   if (ctx.route.name !== "print") return;
@@ -145,7 +163,7 @@ export function printScreen(ctx: Ctx, main: HTMLElement): void {
   const body = h("div", { class: "print-view", "data-testid": "print-view" });
   const error = alertBox("print-error");
   const heading = screenHeading("Parking permit confirmation");
-  add(main, 
+  add(main,
     h(
       "div",
       { class: "no-print actions" },
@@ -157,11 +175,22 @@ export function printScreen(ctx: Ctx, main: HTMLElement): void {
     body,
   );
 
+  let councilName = ctx.snapshot()?.embedded_council ? "Demo council" : "Your council";
+  let shown: PermitCard | null = null;
+  void ctx.councilInfo().then(
+    (info) => {
+      councilName = ctx.snapshot()?.embedded_council ? `${info.name} (demo)` : info.name;
+      if (shown && ctx.alive()) draw(shown);
+    },
+    () => {},
+  );
+
   function draw(card: PermitCard): void {
+    shown = card;
     const p = card.permit;
     fill(
       body,
-      h("p", { class: "print-council" }, ctx.snapshot()?.embedded_council ? "Leicester City Council (demo)" : "Issued by your council"),
+      h("p", { class: "print-council", "data-testid": "print-council" }, councilName),
       plate(p.registration, "print-registration"),
       summary(
         [
@@ -176,7 +205,7 @@ export function printScreen(ctx: Ctx, main: HTMLElement): void {
         ],
         "print-summary",
       ),
-      h("p", { class: "print-foot" }, `Printed ${formatDateTime(ctx.snapshot()?.now ?? new Date().toISOString())}. The council's records are the final word on whether a permit is valid.`),
+      h("p", { class: "print-foot" }, `${printedOn(ctx)} The council's records are the final word on whether a permit is valid.`),
     );
   }
 

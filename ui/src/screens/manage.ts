@@ -4,7 +4,7 @@ import type { PermitCard } from "../bindings/PermitCard";
 import type { RefundQuote } from "../bindings/RefundQuote";
 import { action, alertBox, isBlocked, plate, screenHeading, setBusy, statusLabel, summary } from "../components";
 import { add, fill, h } from "../dom";
-import { formatAddress, formatDate, formatMoney, formatPrice, formatZone, payButtonLabel, toNumber } from "../format";
+import { addDays, formatAddress, formatDate, formatMoney, formatPrice, formatZone, payButtonLabel, toNumber } from "../format";
 import type { Route } from "../routes";
 import type { Ctx } from "../screen";
 import { backButton } from "./detail";
@@ -101,10 +101,14 @@ export function renewScreen(ctx: Ctx, main: HTMLElement): void {
       return;
     }
     let price: number | null = null;
+    let months = 12;
     try {
       const info = await ctx.councilInfo();
       const t = info.permit_types.find((x) => x.permit_type === card.permit.permit_type);
-      if (t) price = toNumber(t.price_pence);
+      if (t) {
+        price = toNumber(t.price_pence);
+        months = t.term_months;
+      }
     } catch {
       /* the price is shown by the payment page anyway */
     }
@@ -125,7 +129,7 @@ export function renewScreen(ctx: Ctx, main: HTMLElement): void {
         ["Zone", formatZone(p.zone)],
         ["Address", formatAddress(p.address)],
         ["Current permit ends", formatDate(p.expires_on)],
-        ["New permit", "Starts the day after the current one ends and lasts a year."],
+        ["New permit starts", `${formatDate(addDays(p.expires_on, 1))}, for ${months} months`, "renew-starts"],
         ["Price", price === null ? null : formatPrice(price), "renew-price"],
         ["Renewal", card.renewal_note],
       ]),

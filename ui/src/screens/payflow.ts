@@ -190,7 +190,7 @@ function showFailure(ctx: Ctx, main: HTMLElement, reason: string, o: PayFlowOpti
       "div",
       { class: "notice notice-error", role: "alert", "data-testid": "payment-failed" },
       h("p", { "data-testid": "failure-reason" }, reason),
-      h("p", null, "No permit has been issued. You can try again with another card."),
+      h("p", null, "No permit has been issued."),
     ),
     h(
       "div",

@@ -3,9 +3,10 @@
 import type { PermitCard } from "../bindings/PermitCard";
 import type { PermitFilter } from "../bindings/PermitFilter";
 import type { PermitsView } from "../bindings/PermitsView";
-import { action, alertBox, notice, plate, renewalBadge, screenHeading, statusLabel, summary, visuallyHidden } from "../components";
+import { action, alertBox, flashNotice, plate, renewalBadge, screenHeading, statusLabel, summary, visuallyHidden } from "../components";
 import { add, fill, h } from "../dom";
 import { formatAddress, formatCoverLeft, formatDate, formatDateTime, formatZone } from "../format";
+import { splitCards } from "../permit-order";
 import type { Ctx } from "../screen";
 
 const FILTERS: { value: PermitFilter; label: string }[] = [
@@ -30,26 +31,27 @@ function markPermitsVisible(): void {
   }
 }
 
-/** The line under a card's dates: days left, start date, or why it is not valid. */
-export function coverText(card: PermitCard): string | null {
+/** Days of cover left, for a live permit only. */
+export function daysLeftText(card: PermitCard): string | null {
+  return card.status === "active" ? formatCoverLeft(card.days_left) : null;
+}
+
+/** Why a permit that looks current cannot be used, if so. */
+export function validityNote(card: PermitCard): string | null {
   switch (card.status) {
-    case "active":
-      return formatCoverLeft(card.days_left);
-    case "upcoming":
-      return `Starts on ${formatDate(card.permit.starts_on)}`;
     case "awaiting_payment":
       return "Not valid until the council confirms the payment.";
     case "payment_failed":
-      return "Not valid: the payment failed.";
+      return "Not valid: the payment failed, so this permit was never issued.";
     default:
       return null;
   }
 }
 
-export function permitCardElement(card: PermitCard, onView: () => void): HTMLElement {
+export function permitCardElement(card: PermitCard, onView: () => void, headingLevel: "h2" | "h3" = "h2"): HTMLElement {
   const p = card.permit;
   const titleId = `permit-title-${p.id}`;
-  const cover = coverText(card);
+  const note = validityNote(card);
   return h(
     "article",
     {
@@ -62,16 +64,17 @@ export function permitCardElement(card: PermitCard, onView: () => void): HTMLEle
     h(
       "div",
       { class: "permit-card-head" },
-      h("h2", { class: "permit-card-title", id: titleId, "data-testid": "permit-type" }, p.permit_type_label),
+      h(headingLevel, { class: "permit-card-title", id: titleId, "data-testid": "permit-type" }, p.permit_type_label),
       h("div", { class: "permit-card-badges" }, statusLabel(card), card.renewal_open ? renewalBadge() : null),
     ),
     plate(p.registration),
+    note ? h("p", { class: "validity-note", "data-testid": "validity-note" }, note) : null,
     summary([
       ["Address", formatAddress(p.address), "permit-address"],
       ["Zone", formatZone(p.zone), "permit-zone"],
       ["Starts", formatDate(p.starts_on), "permit-starts"],
       ["Expires", formatDate(p.expires_on), "permit-expires"],
-      ["Days left", cover, "days-left"],
+      ["Days left", daysLeftText(card), "days-left"],
     ]),
     card.renewal_note ? h("p", { class: "renewal-note", "data-testid": "renewal-note" }, card.renewal_note) : null,
     h(
@@ -168,25 +171,38 @@ export function permitsScreen(ctx: Ctx, main: HTMLElement): void {
       );
     } else {
       fill(topActions, buyButton());
+      const { current, earlier } = splitCards(view.permits);
+      const list = (cards: PermitCard[], labelId: string, testid: string) =>
+        h(
+          "ul",
+          { class: "permit-list", "aria-labelledby": labelId, "data-testid": testid },
+          cards.map((card) =>
+            h("li", { class: "permit-item" }, permitCardElement(card, () => ctx.navigate({ name: "detail", id: card.permit.id }), "h3")),
+          ),
+        );
       fill(
         listArea,
         hiddenNote,
-        h(
-          "ul",
-          { class: "permit-list", "aria-label": "Your permits", "data-testid": "permit-list" },
-          view.permits.map((card) =>
-            h("li", { class: "permit-item" }, permitCardElement(card, () => ctx.navigate({ name: "detail", id: card.permit.id }))),
-          ),
-        ),
+        current.length
+          ? h("section", { "aria-labelledby": "current-title" }, h("h2", { class: "list-title", id: "current-title" }, "Current permits"), list(current, "current-title", "permit-list"))
+          : h("p", { "data-testid": "no-current" }, "You have no current permits."),
+        earlier.length
+          ? h(
+              "section",
+              { "aria-labelledby": "earlier-title" },
+              h("h2", { class: "list-title", id: "earlier-title" }, "Earlier and unpaid permits"),
+              list(earlier, "earlier-title", "earlier-permit-list"),
+            )
+          : null,
       );
       markPermitsVisible();
     }
     if (focusedId) document.getElementById(focusedId)?.focus();
   }
 
-  add(main, 
+  add(main,
     screenHeading("Your permits"),
-    ctx.flash ? notice(ctx.flash, "flash", "notice-success") : null,
+    ctx.flash ? flashNotice(ctx.flash) : null,
     h("div", { class: "permits-toolbar" }, filterSet, topActions),
     updated,
     error.el,

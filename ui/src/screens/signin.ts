@@ -1,7 +1,7 @@
 /** Sign in and Create an account. */
 
 import type { RegisterRequest } from "../bindings/RegisterRequest";
-import { action, alertBox, dateField, field, isBlocked, notice, screenHeading, setBusy, type Field } from "../components";
+import { action, alertBox, dateField, field, flashNotice, isBlocked, screenHeading, setBusy, type Field } from "../components";
 import { add, h } from "../dom";
 import { parseDateParts } from "../format";
 import type { Ctx } from "../screen";
@@ -80,10 +80,10 @@ export function signInScreen(ctx: Ctx, main: HTMLElement): void {
     submit.button.focus();
   };
 
-  add(main, 
+  add(main,
     screenHeading("Sign in"),
     ctx.signInNotice ? h("div", { class: "notice notice-important", role: "alert", "data-testid": "session-notice" }, h("p", null, ctx.signInNotice)) : null,
-    ctx.flash ? notice(ctx.flash, "flash") : null,
+    ctx.flash ? flashNotice(ctx.flash) : null,
     h("p", { class: "lead" }, "Sign in to see and manage your parking permits."),
     demoNote(ctx, fillIn) ?? "",
     form,
@@ -192,7 +192,7 @@ export function registerScreen(ctx: Ctx, main: HTMLElement): void {
   });
   error.el.setAttribute("tabindex", "-1");
 
-  add(main, 
+  add(main,
     screenHeading("Create an account"),
     h("p", { class: "lead" }, "Your account is held by the council. Kerbside keeps your sign-in session in this computer's keyring, never your password."),
     form,
