@@ -230,3 +230,50 @@ pub async fn data_summary(core: Core<'_>) -> CmdResult<DataSummary> {
 pub async fn wipe_local_data(core: Core<'_>) -> CmdResult<DataSummary> {
     core.wipe_local_data().await.map_err(ui)
 }
+
+#[tauri::command]
+pub async fn address_changes(core: Core<'_>) -> CmdResult<AddressChangeList> {
+    core.address_changes().await.map_err(ui)
+}
+
+#[tauri::command]
+pub async fn start_address_change(
+    core: Core<'_>,
+    request: AddressChangeRequest,
+) -> CmdResult<AddressChange> {
+    core.start_address_change(request).await.map_err(ui)
+}
+
+/// The file's bytes come as the raw IPC body (no JSON number arrays for a 10 MB scan); the
+/// change id and the file's declared type come as headers.
+#[tauri::command]
+pub async fn upload_evidence(
+    core: Core<'_>,
+    request: tauri::ipc::Request<'_>,
+) -> CmdResult<AddressChange> {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let change_id = header("change-id").ok_or_else(|| {
+        ApiError::new(ErrorKind::Validation, "Start the change of address first.")
+    })?;
+    let content_type = header("file-type").unwrap_or_else(|| "application/octet-stream".into());
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(ApiError::new(
+            ErrorKind::Validation,
+            "Choose the file to upload.",
+        ));
+    };
+    core.upload_evidence(&change_id, bytes.clone(), &content_type)
+        .await
+        .map_err(ui)
+}
+
+#[tauri::command]
+pub async fn submit_address_change(core: Core<'_>, change_id: String) -> CmdResult<AddressChange> {
+    core.submit_address_change(&change_id).await.map_err(ui)
+}

@@ -45,6 +45,10 @@ fn with_handlers<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::set_council_url,
         commands::data_summary,
         commands::wipe_local_data,
+        commands::address_changes,
+        commands::start_address_change,
+        commands::upload_evidence,
+        commands::submit_address_change,
     ])
 }
 

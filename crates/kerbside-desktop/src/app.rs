@@ -21,6 +21,8 @@ const FILTER_SETTING: &str = "permit_filter";
 const COUNCIL_URL_SETTING: &str = "council_url";
 /// Twelve months unless the council says otherwise (used before its tariff has been fetched).
 const DEFAULT_TERM_MONTHS: u32 = 12;
+/// The council refuses evidence files above 10 MB; checked here too so nothing huge is sent.
+pub const EVIDENCE_MAX_BYTES: usize = 10 * 1024 * 1024;
 
 /// How the app starts.
 #[derive(Clone, Debug)]
@@ -551,6 +553,72 @@ impl Kerbside {
             .await?;
         self.remember(&cancellation.permit).await?;
         Ok(cancellation)
+    }
+
+    // ----- change of address -------------------------------------------------------------
+
+    /// The resident's address changes, newest first. Kept in the cache so their status can
+    /// be shown offline.
+    pub async fn address_changes(&self) -> Result<AddressChangeList> {
+        let account_id = self.account_id().await?;
+        let key = format!("address_changes:{account_id}");
+        match self
+            .with_session(|c, t| async move { c.address_changes(&t).await })
+            .await
+        {
+            Ok(list) => {
+                self.cache
+                    .set_setting(&key, Some(&serde_json::to_string(&list)?))
+                    .await?;
+                Ok(list)
+            }
+            Err(Error::Council(ClientError::Offline)) => match self.cache.setting(&key).await? {
+                Some(json) => Ok(serde_json::from_str(&json)?),
+                None => Err(Error::Council(ClientError::Offline)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts a change of address: the new address and which document will prove it.
+    pub async fn start_address_change(
+        &self,
+        request: AddressChangeRequest,
+    ) -> Result<AddressChange> {
+        let key = CouncilClient::new_idempotency_key();
+        self.with_session(|c, t| async move { c.create_address_change(&t, &request, &key).await })
+            .await
+    }
+
+    /// Adds one page of evidence. The council recognises the file by its content; here only
+    /// the size is checked first, so a 2 GB file is refused before it is sent.
+    pub async fn upload_evidence(
+        &self,
+        change_id: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<AddressChange> {
+        if bytes.len() > EVIDENCE_MAX_BYTES {
+            return Err(Error::Validation(
+                "This file is larger than 10 MB. Scan or photograph the document at a lower resolution, or save it as a smaller PDF.".into(),
+            ));
+        }
+        if bytes.is_empty() {
+            return Err(Error::Validation(
+                "This file is empty. Choose the scan or photo of your document.".into(),
+            ));
+        }
+        let content_type = content_type.to_string();
+        self.with_session(|c, t| async move {
+            c.upload_evidence(&t, change_id, bytes, &content_type).await
+        })
+        .await
+    }
+
+    pub async fn submit_address_change(&self, change_id: &str) -> Result<AddressChange> {
+        let key = CouncilClient::new_idempotency_key();
+        self.with_session(|c, t| async move { c.submit_address_change(&t, change_id, &key).await })
+            .await
     }
 
     // ----- preferences -------------------------------------------------------------------

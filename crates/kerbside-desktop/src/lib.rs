@@ -11,7 +11,7 @@ mod error;
 pub mod secrets;
 pub mod views;
 
-pub use app::{Kerbside, Notifier, RenewalNotice, StartOptions};
+pub use app::{Kerbside, Notifier, RenewalNotice, StartOptions, EVIDENCE_MAX_BYTES};
 pub use error::{Error, Result};
 pub use secrets::{KeyringSecrets, SecretStore};
 pub use views::{AppSnapshot, DataSummary, PermitCard, PermitFilter, PermitsView};

@@ -533,3 +533,83 @@ async fn wiping_the_local_copy_leaves_nothing_behind_but_the_council_keeps_the_p
     .unwrap();
     assert_eq!(app.sync().await.unwrap().permits.len(), 1);
 }
+
+#[tokio::test]
+async fn a_change_of_address_with_a_pdf_bill_is_approved_and_the_old_permits_are_listed_for_cancelling(
+) {
+    let mut world = World::new("2027-03-01T09:00:00Z").await;
+    let council = world.council.as_ref().unwrap();
+    kerbside_council::seed::seed_demo(&council.state)
+        .await
+        .unwrap();
+    let app = world.app().await;
+    // Not number 12: the seeded demo resident lives there and already has a care permit.
+    let mut mover = registration("mover@example.org");
+    mover.address.line1 = "16".into();
+    app.register(mover).await.unwrap();
+    let care = app.buy(care_permit("AB12CDE")).await.unwrap();
+
+    let change = app
+        .start_address_change(AddressChangeRequest {
+            address: PostalAddress {
+                line1: "3".into(),
+                street: "Westcotes Drive".into(),
+                town: "Leicester".into(),
+                postcode: "LE3 0QT".into(),
+            },
+            document: kerbside_rules::EvidenceDocument::CouncilTaxBill,
+        })
+        .await
+        .unwrap();
+    // A file that is not a PDF, JPEG or PNG is refused whatever it claims to be.
+    let elf = b"\x7fELF\x02\x01\x01\x00 not a bill".to_vec();
+    let refused = app
+        .upload_evidence(&change.id, elf, "application/pdf")
+        .await
+        .unwrap_err()
+        .to_ui();
+    assert!(refused.message.contains("PDF"), "{}", refused.message);
+    let too_big = vec![b'%'; kerbside_desktop::EVIDENCE_MAX_BYTES + 1];
+    assert!(app
+        .upload_evidence(&change.id, too_big, "application/pdf")
+        .await
+        .is_err());
+    let pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec();
+    let with_page = app
+        .upload_evidence(&change.id, pdf, "application/pdf")
+        .await
+        .unwrap();
+    assert_eq!(with_page.files.len(), 1, "only the PDF was kept");
+    let submitted = app.submit_address_change(&change.id).await.unwrap();
+    assert_eq!(submitted.status, AddressChangeStatus::Submitted);
+
+    let officer = CouncilClient::new(world.council_url.clone()).unwrap();
+    let officer_token = officer
+        .sign_in(&SignInRequest {
+            email: kerbside_council::seed::OFFICER_EMAIL.into(),
+            password: kerbside_council::seed::OFFICER_PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .token;
+    officer
+        .approve_address_change(&officer_token, &change.id, "approve-1")
+        .await
+        .unwrap();
+
+    let changes = app.address_changes().await.unwrap();
+    assert_eq!(changes.changes[0].status, AddressChangeStatus::Approved);
+    assert_eq!(
+        changes.changes[0].permits_to_surrender,
+        vec![care.permit.id.clone()]
+    );
+    assert_eq!(
+        app.profile().await.unwrap().address.street,
+        "Westcotes Drive"
+    );
+
+    // The request's status is still shown offline, from the cache.
+    world.stop_council().await;
+    let offline = app.address_changes().await.unwrap();
+    assert_eq!(offline.changes[0].status, AddressChangeStatus::Approved);
+}
