@@ -4,6 +4,7 @@
 
 mod commands;
 mod notify;
+mod tray;
 
 use kerbside_api::clock::{parse_clock_setting, OffsetClock, SystemClock};
 use kerbside_api::SharedClock;
@@ -95,6 +96,7 @@ pub fn run() {
         .init();
     let app = with_handlers(tauri::Builder::default())
         .plugin(tauri_plugin_notification::init())
+        .on_window_event(tray::on_window_event)
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
             let (clock, clock_is_set) = clock_from_env();
@@ -112,6 +114,9 @@ pub fn run() {
                 .map_err(|e| e.to_ui().message)?;
             let core = Arc::new(core);
             app.manage(core.clone());
+            if let Err(error) = tray::install(app.handle()) {
+                tracing::warn!(%error, "no system tray: closing the window will quit Kerbside");
+            }
             spawn_background_sync(app.handle().clone(), core);
             Ok(())
         })

@@ -2,6 +2,9 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { AddressChange } from "./bindings/AddressChange";
+import type { AddressChangeList } from "./bindings/AddressChangeList";
+import type { AddressChangeRequest } from "./bindings/AddressChangeRequest";
 import type { AppSnapshot } from "./bindings/AppSnapshot";
 import type { Cancellation } from "./bindings/Cancellation";
 import type { CouncilInfo } from "./bindings/CouncilInfo";
@@ -23,6 +26,17 @@ import { toApiError } from "./errors";
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
+  } catch (err) {
+    throw toApiError(err);
+  }
+}
+
+/** One page of evidence: the bytes go as the raw IPC body, the change and type as headers. */
+async function uploadEvidence(changeId: string, bytes: Uint8Array, fileType: string): Promise<AddressChange> {
+  try {
+    return await invoke<AddressChange>("upload_evidence", bytes, {
+      headers: { "change-id": changeId, "file-type": fileType || "application/octet-stream" },
+    });
   } catch (err) {
     throw toApiError(err);
   }
@@ -56,6 +70,10 @@ export const api = {
   setCouncilUrl: (url: string | null) => call<AppSnapshot>("set_council_url", { url }),
   dataSummary: () => call<DataSummary>("data_summary"),
   wipeLocalData: () => call<DataSummary>("wipe_local_data"),
+  addressChanges: () => call<AddressChangeList>("address_changes"),
+  startAddressChange: (request: AddressChangeRequest) => call<AddressChange>("start_address_change", { request }),
+  uploadEvidence,
+  submitAddressChange: (changeId: string) => call<AddressChange>("submit_address_change", { changeId }),
 };
 
 export type Api = typeof api;

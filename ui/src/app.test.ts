@@ -3,7 +3,7 @@ import { emit } from "@tauri-apps/api/event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./app";
 import { setActionsOnline } from "./components";
-import { card, FakeCouncil } from "./testing/fake-council";
+import { addressChange, card, FakeCouncil } from "./testing/fake-council";
 
 function shell(): App {
   document.body.innerHTML = `
@@ -111,7 +111,7 @@ describe("navigation", () => {
     const app = shell();
     await app.start();
     expect(qa("nav button").map((b) => b.textContent)).toEqual([
-      "Your permits", "Buy a permit", "Profile", "Your data", "Settings", "Sign out",
+      "Your permits", "Buy a permit", "Profile", "Moving house", "Your data", "Settings", "Sign out",
     ]);
     expect(q('nav [aria-current="page"]')?.textContent).toBe("Your permits");
     byTestId("nav-data")!.click();
@@ -126,7 +126,7 @@ describe("navigation", () => {
   it("has exactly one h1 on each screen", async () => {
     const app = shell();
     await app.start();
-    for (const id of ["nav-permits", "nav-buy", "nav-profile", "nav-data", "nav-settings"]) {
+    for (const id of ["nav-permits", "nav-buy", "nav-profile", "nav-move", "nav-data", "nav-settings"]) {
       byTestId(id)!.click();
       await new Promise((r) => setTimeout(r, 0));
       expect(qa("h1")).toHaveLength(1);
@@ -410,5 +410,118 @@ describe("editing the registration", () => {
     await vi.waitFor(() => expect(byTestId("flash")?.textContent).toBe("Registration changed to GH51 JKL."));
     expect(heading()).toBe("Annual Visitor Permit");
     expect(fake.calls.find((c) => c.cmd === "edit_registration")?.args).toEqual({ permitId: "p1", registration: "GH51 JKL" });
+  });
+});
+
+describe("moving house", () => {
+  /** A chosen file (jsdom's File has no arrayBuffer, so give it one). */
+  const choose = (text: string, name: string, type: string) => {
+    const file = new File([text], name, { type });
+    Object.defineProperty(file, "arrayBuffer", { value: async () => new TextEncoder().encode(text).buffer });
+    const input = byTestId<HTMLInputElement>("evidence-file")!;
+    Object.defineProperty(input, "files", { value: [file], configurable: true });
+  };
+
+  it("starts from the profile, uploads pages (a refused file changes nothing) and sends to the council", async () => {
+    const app = shell();
+    await app.start();
+    byTestId("nav-profile")!.click();
+    await vi.waitFor(() => expect(byTestId("moved-button")).not.toBeNull());
+    byTestId("moved-button")!.click();
+    expect(heading()).toBe("Moving house");
+    expect(q('nav [aria-current="page"]')?.id).toBe("nav-move");
+    await vi.waitFor(() => expect(byTestId("start-move-button")).not.toBeNull());
+    expect(byTestId("evidence-explanation")?.textContent).toBe(
+      "Send a council tax bill for your new address. If you do not have one yet, send a tenancy agreement or completion statement that shows the names of the residents, the full address and the signatures of all parties.",
+    );
+    submitForm();
+    expect(byTestId("move-line1-error")?.textContent).toBe("Error: Enter the house number or name.");
+    expect(fake.calls.some((c) => c.cmd === "start_address_change")).toBe(false);
+    await typeInto(byTestId<HTMLInputElement>("move-line1")!, "3");
+    await typeInto(byTestId<HTMLInputElement>("move-street")!, "Oak Road");
+    await typeInto(byTestId<HTMLInputElement>("move-town")!, "Leicester");
+    await typeInto(byTestId<HTMLInputElement>("move-postcode")!, "le3 9ab");
+    byTestId<HTMLInputElement>("doc-tenancy_agreement")!.checked = true;
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("evidence-file")).not.toBeNull());
+    expect(fake.calls.find((c) => c.cmd === "start_address_change")?.args).toEqual({
+      request: { address: { line1: "3", street: "Oak Road", town: "Leicester", postcode: "LE3 9AB" }, document: "tenancy_agreement" },
+    });
+    expect(byTestId("evidence-file")?.getAttribute("accept")).toBe(".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png");
+    expect(q('label[for="evidence-file"]')?.textContent).toBe("Add a page of your document (PDF, JPEG or PNG, up to 10 MB)");
+    expect(byTestId("change-status")?.textContent).toBe("Waiting for your evidence");
+    expect(byTestId("start-move-button")).toBeNull();
+    const submit = () => byTestId<HTMLButtonElement>("submit-move-button")!;
+    expect(submit().getAttribute("aria-disabled")).toBe("true");
+
+    choose("hello", "notes.txt", "text/plain");
+    byTestId("upload-page-button")!.click();
+    await vi.waitFor(() => expect(byTestId("upload-error")?.textContent).toBe("This file is not a PDF, JPEG or PNG. Send a scan or photo of your document."));
+    expect(qa('[data-testid="evidence-page"]')).toHaveLength(0);
+    expect(submit().getAttribute("aria-disabled")).toBe("true");
+
+    choose("%PDF-1.7 test", "bill.pdf", "application/pdf");
+    byTestId("upload-page-button")!.click();
+    await vi.waitFor(() => expect(qa('[data-testid="evidence-page"]')).toHaveLength(1));
+    expect(byTestId("upload-error")?.textContent).toBe("");
+    expect(submit().getAttribute("aria-disabled")).toBeNull();
+    submit().click();
+    await vi.waitFor(() => expect(byTestId("change-status")?.textContent).toBe("Submitted"));
+    expect(fake.calls.find((c) => c.cmd === "submit_address_change")?.args).toEqual({ changeId: "ac1" });
+    expect(byTestId("submit-move-button")).toBeNull();
+    expect(byTestId("start-blocked")?.textContent).toContain("waiting for the council");
+  });
+
+  it("shows why the council rejected a change", async () => {
+    fake.changes = [addressChange({ id: "a1", status: "rejected", status_label: "Rejected", officer_reason: "The bill is for a different address." })];
+    const app = shell();
+    await app.start();
+    app.navigate({ name: "move" });
+    await vi.waitFor(() => expect(byTestId("officer-reason")?.textContent).toBe("The bill is for a different address."));
+    expect(byTestId("change-status")?.textContent).toBe("Rejected");
+    expect(byTestId("start-move-button")).not.toBeNull();
+  });
+
+  it("after approval, shows each old-address permit with its refund and leaves cancelling to the resident", async () => {
+    fake.changes = [addressChange({ id: "a1", status: "approved", status_label: "Approved", permits_to_surrender: ["p1"] })];
+    const app = shell();
+    await app.start();
+    app.navigate({ name: "move" });
+    await vi.waitFor(() => expect(byTestId("surrender-refund")?.textContent).toBe("You will get back £12.00"));
+    expect(byTestId("surrender-panel")?.textContent).toContain(
+      "Your address is now 3 Oak Road, Leicester LE3 9AB. Permits for your old address must be cancelled, and new ones bought for your new address.",
+    );
+    expect(byTestId("surrender-registration")?.textContent).toBe("AB12 CDE");
+    expect(byTestId("surrender-address")?.textContent).toBe("12 Hazel Street, Leicester LE2 7JN");
+    expect(fake.calls.some((c) => c.cmd === "cancel_permit")).toBe(false);
+    byTestId("surrender-p1")!.click();
+    expect(heading()).toBe("Cancel your permit");
+    await vi.waitFor(() => expect(byTestId("confirm-cancel-button")).not.toBeNull());
+    expect(fake.calls.some((c) => c.cmd === "cancel_permit")).toBe(false);
+    app.navigate({ name: "move" });
+    await vi.waitFor(() => expect(byTestId("buy-new-button")).not.toBeNull());
+    byTestId("buy-new-button")!.click();
+    expect(heading()).toBe("Buy a permit");
+  });
+
+  it("shows the saved status offline and disables what needs the council", async () => {
+    fake.offline = true;
+    fake.changes = [addressChange({ id: "a1", status: "rejected", status_label: "Rejected", officer_reason: "Blurred." })];
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(byTestId("offline-banner")).not.toBeNull());
+    app.navigate({ name: "move" });
+    await vi.waitFor(() => expect(byTestId("change-status")?.textContent).toBe("Rejected"));
+    const start = byTestId<HTMLButtonElement>("start-move-button")!;
+    expect(start.getAttribute("aria-disabled")).toBe("true");
+    expect(document.getElementById("start-move-button-offline")?.hidden).toBe(false);
+  });
+
+  it("goes to sign-in when the session has ended", async () => {
+    const app = shell();
+    await app.start();
+    fake.signedIn = false;
+    app.navigate({ name: "move" });
+    await vi.waitFor(() => expect(heading()).toBe("Sign in"));
   });
 });

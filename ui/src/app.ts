@@ -25,6 +25,7 @@ import { SCREENS } from "./screens";
 const REACHES_COUNCIL = new Set<keyof Api>([
   "signIn", "register", "syncPermits", "getProfile", "updateProfile", "quotePermit", "buyPermit",
   "paymentStatus", "editRegistration", "renewPermit", "refundQuote", "cancelPermit",
+  "startAddressChange", "uploadEvidence", "submitAddressChange",
 ]);
 
 export const OFFLINE_ACTION_MESSAGE =

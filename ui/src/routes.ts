@@ -11,6 +11,7 @@ export type Route =
   | { name: "cancel"; id: string }
   | { name: "buy" }
   | { name: "profile" }
+  | { name: "move" }
   | { name: "data" }
   | { name: "settings" };
 
@@ -21,6 +22,7 @@ export const SIGNED_IN_NAV: readonly NavItem[] = [
   { route: "permits", label: "Your permits", id: "nav-permits" },
   { route: "buy", label: "Buy a permit", id: "nav-buy" },
   { route: "profile", label: "Profile", id: "nav-profile" },
+  { route: "move", label: "Moving house", id: "nav-move" },
   { route: "data", label: "Your data", id: "nav-data" },
   { route: "settings", label: "Settings", id: "nav-settings" },
 ];

@@ -47,6 +47,12 @@ export function profileScreen(ctx: Ctx, main: HTMLElement): void {
       spellcheck: false,
       hint: "Leave empty to stop reminders by email. Kerbside also reminds you on this computer.",
     });
+    const movedLink = action({
+      id: "moved-button",
+      label: "I have moved",
+      variant: "link",
+      onClick: () => ctx.navigate({ name: "move" }),
+    });
     const save = action({ id: "save-profile-button", label: "Save changes", type: "submit", needsCouncil: true });
     const form = h(
       "form",
@@ -105,7 +111,8 @@ export function profileScreen(ctx: Ctx, main: HTMLElement): void {
         ["Address", formatAddress(profile.address), "profile-address"],
         ["Parking zone", profile.zone ? formatZone(profile.zone) : "Not in a permit zone", "profile-zone"],
       ]),
-      h("p", { class: "hint" }, "Moving house? Changing your address will come to Kerbside later; for now, contact the council."),
+      h("p", { class: "hint", id: "moved-hint" }, "Moving house? Tell the council your new address and send a document that proves it."),
+      movedLink.wrap,
       form,
     );
   };

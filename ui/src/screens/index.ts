@@ -4,6 +4,7 @@ import { dataScreen, profileScreen, settingsScreen } from "./account";
 import { buyScreen } from "./buy";
 import { detailScreen, printScreen } from "./detail";
 import { cancelScreen, editScreen, renewScreen } from "./manage";
+import { moveScreen } from "./move";
 import { permitsScreen } from "./permits";
 import { registerScreen, signInScreen } from "./signin";
 
@@ -18,6 +19,7 @@ export const SCREENS: Record<Route["name"], ScreenFn> = {
   cancel: cancelScreen,
   buy: buyScreen,
   profile: profileScreen,
+  move: moveScreen,
   data: dataScreen,
   settings: settingsScreen,
 };

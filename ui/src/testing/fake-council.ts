@@ -1,5 +1,7 @@
 /** A fake Rust side for the jsdom tests: answers the app's commands from plain data. */
 
+import type { AddressChange } from "../bindings/AddressChange";
+import type { AddressChangeRequest } from "../bindings/AddressChangeRequest";
 import type { AppSnapshot } from "../bindings/AppSnapshot";
 import type { CouncilInfo } from "../bindings/CouncilInfo";
 import type { PermitCard } from "../bindings/PermitCard";
@@ -48,6 +50,39 @@ export function card(over: Partial<PermitCard> & { id: string; registration?: st
   };
 }
 
+const DOCUMENT_LABELS: Record<string, string> = {
+  council_tax_bill: "Council tax bill",
+  tenancy_agreement: "Tenancy agreement",
+  completion_statement: "Completion statement",
+};
+
+const STATUS_LABELS: Record<string, string> = {
+  awaiting_files: "Waiting for your evidence",
+  submitted: "Submitted",
+  approved: "Approved",
+  rejected: "Rejected",
+};
+
+export function addressChange(over: Partial<AddressChange> & { id: string }): AddressChange {
+  const status = over.status ?? "awaiting_files";
+  const document = over.document ?? "council_tax_bill";
+  return {
+    address: { line1: "3", street: "Oak Road", town: "Leicester", postcode: "LE3 9AB" },
+    document,
+    document_label: DOCUMENT_LABELS[document],
+    document_must_show: "a council tax bill for the new address",
+    status_label: STATUS_LABELS[status],
+    officer_reason: null,
+    files: [],
+    created_at: "2026-11-26T14:00:00Z",
+    submitted_at: null,
+    decided_at: null,
+    permits_to_surrender: [],
+    ...over,
+    status,
+  };
+}
+
 export type CallLog = { cmd: string; args: Record<string, unknown> | undefined }[];
 
 export class FakeCouncil {
@@ -70,6 +105,8 @@ export class FakeCouncil {
     }),
   ];
   calls: CallLog = [];
+  /** Changes of address, newest first. */
+  changes: AddressChange[] = [];
   /** What `payment_status` answers, in turn (then "created"). */
   paymentAnswers: string[] = [];
   profile: Profile = {
@@ -300,6 +337,36 @@ export class FakeCouncil {
         const c = this.cached.find((x) => x.permit.id === args?.permitId)!;
         c.permit = { ...c.permit, registration: String(args?.registration) };
         return c;
+      }
+      case "address_changes":
+        // From the cache when offline; an ended session still sends the resident to sign in.
+        if (!this.signedIn) throw { kind: "unauthorised", message: "Sign in to continue." };
+        return { changes: this.changes, as_of: "2026-11-26T14:05:00Z" };
+      case "start_address_change": {
+        this.needCouncil(cmd);
+        const request = args?.request as AddressChangeRequest;
+        const change = addressChange({ id: `ac${this.changes.length + 1}`, address: request.address, document: request.document });
+        this.changes = [change, ...this.changes];
+        return change;
+      }
+      case "upload_evidence": {
+        // mockIPC passes the raw body as the payload (the headers are not visible here).
+        this.needCouncil(cmd);
+        const bytes = args as unknown as Uint8Array;
+        const head = String.fromCharCode(...bytes.slice(0, 4));
+        if (head !== "%PDF") throw { kind: "validation", message: "This file is not a PDF, JPEG or PNG. Send a scan or photo of your document." };
+        const draft = this.changes.find((c) => c.status === "awaiting_files")!;
+        draft.files = [
+          ...draft.files,
+          { id: `f${draft.files.length + 1}`, page_number: draft.files.length + 1, content_type: "application/pdf", size_bytes: n(bytes.length), uploaded_at: "2026-11-26T14:06:00Z" },
+        ];
+        return { ...draft };
+      }
+      case "submit_address_change": {
+        this.needCouncil(cmd);
+        const c = this.changes.find((x) => x.id === args?.changeId)!;
+        Object.assign(c, { status: "submitted", status_label: "Submitted", submitted_at: "2026-11-26T14:07:00Z" });
+        return { ...c };
       }
       default:
         throw { kind: "internal", message: `The fake has no ${cmd}.` };
