@@ -116,6 +116,15 @@ fn registration(email: &str) -> RegisterRequest {
     }
 }
 
+fn visitor_permit(reg: &str) -> PermitRequest {
+    PermitRequest {
+        permit_type: PermitType::AnnualVisitor,
+        registration: reg.into(),
+        carer_evidence: None,
+        return_url: None,
+    }
+}
+
 fn care_permit(reg: &str) -> PermitRequest {
     PermitRequest {
         permit_type: PermitType::Care,
@@ -222,15 +231,7 @@ async fn a_paid_permit_is_live_only_after_the_council_confirms_the_payment() {
     app.register(registration("buyer@example.org"))
         .await
         .unwrap();
-    let purchase = app
-        .buy(PermitRequest {
-            permit_type: PermitType::AnnualVisitor,
-            registration: " ab12  cde".into(),
-            carer_evidence: None,
-            return_url: None,
-        })
-        .await
-        .unwrap();
+    let purchase = app.buy(visitor_permit(" ab12  cde")).await.unwrap();
     let cached = app.cached_permits().await.unwrap();
     assert_eq!(cached.permits[0].status, PermitStatus::AwaitingPayment);
     assert_eq!(cached.permits[0].status_label, "Awaiting payment");
@@ -262,15 +263,7 @@ async fn a_declined_card_leaves_no_live_permit_and_says_why() {
     app.register(registration("declined@example.org"))
         .await
         .unwrap();
-    let purchase = app
-        .buy(PermitRequest {
-            permit_type: PermitType::AnnualVisitor,
-            registration: "AB12CDE".into(),
-            carer_evidence: None,
-            return_url: None,
-        })
-        .await
-        .unwrap();
+    let purchase = app.buy(visitor_permit("AB12CDE")).await.unwrap();
     let payment = purchase.payment.unwrap();
     pay(&payment, "4000000000000002").await;
     let failed = app.payment(&payment.id).await.unwrap();
@@ -408,15 +401,7 @@ async fn the_carers_permit_type_choice_is_remembered_across_restarts() {
         .await
         .unwrap();
     app.buy(care_permit("AB12CDE")).await.unwrap();
-    let visitor = app
-        .buy(PermitRequest {
-            permit_type: PermitType::AnnualVisitor,
-            registration: "XY34ZZZ".into(),
-            carer_evidence: None,
-            return_url: None,
-        })
-        .await
-        .unwrap();
+    let visitor = app.buy(visitor_permit("XY34ZZZ")).await.unwrap();
     pay(visitor.payment.as_ref().unwrap(), "4444333322221111").await;
     assert_eq!(app.sync().await.unwrap().permits.len(), 2);
     let care = app.set_permit_filter(PermitFilter::Care).await.unwrap();
@@ -439,15 +424,7 @@ async fn edit_registration_renew_and_cancel_go_through_the_council() {
     app.register(registration("flows@example.org"))
         .await
         .unwrap();
-    let purchase = app
-        .buy(PermitRequest {
-            permit_type: PermitType::AnnualVisitor,
-            registration: "AB12CDE".into(),
-            carer_evidence: None,
-            return_url: None,
-        })
-        .await
-        .unwrap();
+    let purchase = app.buy(visitor_permit("AB12CDE")).await.unwrap();
     pay(purchase.payment.as_ref().unwrap(), "4444333322221111").await;
     let id = purchase.permit.id.clone();
     let edited = app.edit_registration(&id, "xy34 zzz").await.unwrap();
