@@ -97,16 +97,26 @@ async fn start_embedded_council(options: &StartOptions) -> Result<CouncilLink> {
     let store = Store::connect(&format!("sqlite://{}", path.display()))
         .await
         .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
+    // The demo council keeps its evidence files and its emails (as .eml files in an outbox,
+    // since a demo has no mail server) in the app data folder.
+    let mut config = CouncilConfig::leicester_demo();
+    config.evidence_dir = Some(options.data_dir.join("demo-council-evidence"));
+    config.mail.outbox = Some(options.data_dir.join("outbox"));
+    config.reminder_every = Some(std::time::Duration::from_secs(60 * 60));
     let server = kerbside_council::spawn(
         ([127, 0, 0, 1], 0).into(),
         store,
         options.clock.clone(),
-        CouncilConfig::leicester_demo(),
+        config,
         None,
     )
     .await
     .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
     seed::seed_demo(&server.state)
+        .await
+        .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
+    // The scheduled run may have started before the seed existed: run once more now.
+    kerbside_council::send_expiry_reminders(&server.state)
         .await
         .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
     tracing::info!(url = %server.url, "embedded demo council started");

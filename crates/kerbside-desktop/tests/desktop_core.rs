@@ -482,6 +482,37 @@ async fn the_embedded_demo_council_starts_in_process_with_the_demo_resident() {
     );
     assert!(dir.path().join("demo-council.db").exists());
     app.shutdown().await;
+
+    // The demo care permit's renewal window is open: the demo council has written exactly one
+    // expiry email to the outbox in the data folder, and a restart writes no second one.
+    let emails = || {
+        std::fs::read_dir(dir.path().join("outbox"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(emails(), 1);
+    let again = Kerbside::start(
+        StartOptions {
+            data_dir: dir.path().to_path_buf(),
+            clock: Arc::new(FixedClock::new(at("2026-11-26T11:00:00Z"))),
+            clock_is_set: true,
+            council_url: None,
+            keyring_service: service.clone(),
+        },
+        Arc::new(KeyringSecrets::new(&service)),
+    )
+    .await
+    .unwrap();
+    again.shutdown().await;
+    assert_eq!(
+        emails(),
+        1,
+        "one email per permit per term, across restarts"
+    );
 }
 
 #[tokio::test]
