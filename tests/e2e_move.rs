@@ -46,7 +46,7 @@ async fn scenario_7_change_of_address_with_a_pdf_bill_then_the_old_permits_are_o
         .unwrap());
     app.click("#start-move-button").await;
     app.find("#evidence-file").await;
-    app.screenshot("move-evidence").await;
+    app.screen("move-evidence").await;
 
     // A file that is not a PDF, JPEG or PNG is refused, whatever its name says.
     app.find("#evidence-file")
@@ -81,7 +81,7 @@ async fn scenario_7_change_of_address_with_a_pdf_bill_then_the_old_permits_are_o
     );
     app.click("#submit-move-button").await;
     app.wait_for_text("Waiting for the council to check").await;
-    app.screenshot("move-submitted").await;
+    app.screen("move-submitted").await;
 
     // A council officer approves it through the API.
     let officer = council.client();
@@ -110,7 +110,7 @@ async fn scenario_7_change_of_address_with_a_pdf_bill_then_the_old_permits_are_o
         "{text}"
     );
     app.find("#buy-new-button").await;
-    app.screenshot("move-approved").await;
+    app.screen("move-approved").await;
     assert_eq!(
         council
             .count("SELECT COUNT(*) FROM permits WHERE state = 'cancelled'")

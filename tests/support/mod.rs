@@ -119,6 +119,34 @@ pub struct App {
     screens: PathBuf,
     shot: u32,
     name: String,
+    /// Every axe violation seen on this app's screens; `quit` fails the test if there are any.
+    axe_violations: Vec<String>,
+}
+
+/// Every screen's axe result in this test process, written to axe-results.txt after each check.
+static AXE_RESULTS: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+window.axe
+  .run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+    resultTypes: ['violations'],
+  })
+  .then((r) => done(r.violations.flatMap((v) => v.nodes.map((n) =>
+    v.id + ': ' + n.target.join(' ') + ' ' + (n.html || '').replace(/\s+/g, ' ').slice(0, 160) +
+    ' (' + (n.failureSummary || v.help).replace(/\s+/g, ' ') + ')'))))
+  .catch((e) => done(['axe-error: ' + e]));
+"#;
+
+fn axe_source() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Install it with `npm --prefix ui install` (axe-core is a devDependency of ui/)",
+            path.display()
+        )
+    })
 }
 
 pub struct AppDirs {
@@ -196,6 +224,7 @@ impl App {
             screens,
             shot: 0,
             name: name.into(),
+            axe_violations: Vec::new(),
         }
     }
 
@@ -247,8 +276,47 @@ impl App {
         }
     }
 
+    /// Clicks `css`, looking again if a redraw (e.g. the council's fresher copy of a cached
+    /// screen) replaced the element between finding and clicking it.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if is_stale(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("{}: could not click {css}: {e}", self.name),
+            }
+        }
+    }
+
+    /// The text of `css`, once it is on screen (again after a redraw).
+    pub async fn text(&self, css: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(t) => return t,
+                Err(e) if is_stale(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("{}: could not read {css}: {e}", self.name),
+            }
+        }
+    }
+
+    /// An attribute of `css` (again after a redraw).
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.attr(name).await {
+                Ok(t) => return t,
+                Err(e) if is_stale(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("{}: could not read {css}[{name}]: {e}", self.name),
+            }
+        }
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
@@ -268,16 +336,200 @@ impl App {
         }
     }
 
+    /// Runs axe-core (WCAG 2.0/2.1/2.2 A and AA rules) on the current page and returns each
+    /// violation as "rule: element …". The source is injected with WebDriver execute, which runs
+    /// in the page and is not subject to the page's script-src. Records the screen's result.
+    pub async fn axe(&self, screen: &str) -> Vec<String> {
+        let loaded = self
+            .driver
+            .execute("return typeof window.axe;", vec![])
+            .await
+            .unwrap();
+        if loaded.as_str() != Some("object") {
+            self.driver
+                .execute(
+                    &format!("{}\nreturn typeof window.axe;", axe_source()),
+                    vec![],
+                )
+                .await
+                .expect("axe-core loads in the page");
+        }
+        let result = self
+            .driver
+            .execute_async(AXE_RUN, vec![])
+            .await
+            .expect("axe.run answers");
+        let violations: Vec<String> = serde_json::from_value(result).unwrap();
+        let key = format!("{}:{screen}", self.name);
+        eprintln!("axe {key}: {} violations", violations.len());
+        for v in &violations {
+            eprintln!("    {v}");
+        }
+        let mut all = AXE_RESULTS.lock().unwrap_or_else(|e| e.into_inner());
+        all.push((key, violations.len()));
+        let text: String = all.iter().map(|(k, n)| format!("{k}\t{n}\n")).collect();
+        let _ = std::fs::write(self.screens.join("axe-results.txt"), text);
+        violations
+    }
+
+    /// A screen reached: a screenshot and an axe check, whose violations fail the test at `quit`
+    /// (so one run reports every screen's violations, not only the first).
+    pub async fn screen(&mut self, name: &str) {
+        self.screenshot(name).await;
+        let found = self.axe(name).await;
+        self.axe_violations
+            .extend(found.into_iter().map(|v| format!("{name}: {v}")));
+    }
+
+    /// Opens the permit whose card shows `registration` (e.g. "AB12 CDE").
+    pub async fn open_permit(&self, registration: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            // A background sync may redraw the list at any time: look again on a stale element.
+            for card in self
+                .driver
+                .find_all(Locator::Css("[data-testid=permit-card]"))
+                .await
+                .unwrap_or_default()
+            {
+                if !card.text().await.unwrap_or_default().contains(registration) {
+                    continue;
+                }
+                if let Ok(view) = card.find(Locator::Css("[data-testid=view-permit]")).await {
+                    if view.click().await.is_ok() {
+                        return;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{}: no permit card for {registration}; the screen said:\n{}",
+                    self.name,
+                    self.body_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// The registrations on the permit cards shown, with each card's data-status (read in one
+    /// script, so a redraw by a background sync cannot leave a stale element half way).
+    pub async fn cards(&self) -> Vec<(String, String)> {
+        let found = self
+            .driver
+            .execute(
+                "return [...document.querySelectorAll('[data-testid=permit-card]')].map((c) => [\
+                 c.querySelector('[data-testid=permit-registration]')?.textContent ?? '', \
+                 c.dataset.status ?? '']);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        serde_json::from_value(found).unwrap()
+    }
+
+    /// Waits for `f` to hold, polling; panics with the screen's text after `within`.
+    pub async fn wait_until<F, Fut>(&self, what: &str, within: Duration, mut f: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + within;
+        while !f().await {
+            if Instant::now() > deadline {
+                panic!(
+                    "{}: waited {within:?} for {what}; the screen said:\n{}",
+                    self.name,
+                    self.body_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Pays on the council's hosted payment page, which the app opens in its own window
+    /// ("payment"): switches to it, fills the card form, submits, and switches back.
+    pub async fn pay_in_payment_window(&mut self, card_number: &str, shot: &str) {
+        let main = self.driver.window().await.unwrap();
+        let deadline = Instant::now() + WAIT;
+        let payment = loop {
+            let windows = self.driver.windows().await.unwrap();
+            if let Some(w) = windows.into_iter().find(|w| *w != main) {
+                break w;
+            }
+            if Instant::now() > deadline {
+                panic!("{}: the payment window did not open", self.name);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        self.driver.switch_to_window(payment).await.unwrap();
+        self.find("#card_number").await;
+        self.screen(shot).await;
+        self.type_into("#card_number", card_number).await;
+        self.type_into("#expiry_month", "04").await;
+        self.type_into("#expiry_year", "2030").await;
+        self.type_into("#cardholder_name", "Test Resident").await;
+        self.type_into("#security_code", "123").await;
+        self.click("button[type=submit]").await;
+        self.driver.switch_to_window(main).await.unwrap();
+    }
+
+    /// Presses each key of `keys` in turn (text, or `fantoccini::key::Key` codes), as keyboard
+    /// actions sent to whatever has focus.
+    pub async fn press(&self, keys: &str) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keyboard".into());
+        for value in keys.chars() {
+            actions = actions
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        self.driver.perform_actions(actions).await.unwrap();
+    }
+
+    /// Whether the focused element matches `css`.
+    pub async fn focused(&self, css: &str) -> bool {
+        self.driver
+            .execute(
+                "const a = document.activeElement; return !!a && a.matches(arguments[0]);",
+                vec![css.into()],
+            )
+            .await
+            .unwrap()
+            .as_bool()
+            .unwrap_or(false)
+    }
+
+    /// Presses Tab until `css` has focus (at most 40 times): it must be reachable by keyboard.
+    pub async fn tab_to(&self, css: &str) {
+        self.find(css).await;
+        for _ in 0..40 {
+            if self.focused(css).await {
+                return;
+            }
+            self.press(&fantoccini::key::Key::Tab).await;
+        }
+        panic!("{}: 40 presses of Tab never reached {css}", self.name);
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) {
         self.type_into("#sign-in-email", email).await;
         self.type_into("#sign-in-password", password).await;
         self.click("#sign-in-button").await;
     }
 
+    /// Closes the app; fails the test if any screen checked with `screen` had axe violations.
     pub async fn quit(mut self) {
         let _ = self.driver.clone().close().await;
         let _ = self.tauri_driver.kill();
         let _ = self.tauri_driver.wait();
+        assert!(
+            self.axe_violations.is_empty(),
+            "{}: axe found {} accessibility violations:\n{}",
+            self.name,
+            self.axe_violations.len(),
+            self.axe_violations.join("\n")
+        );
     }
 }
 
@@ -286,6 +538,14 @@ impl Drop for App {
         let _ = self.tauri_driver.kill();
         let _ = self.tauri_driver.wait();
     }
+}
+
+fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    matches!(
+        e,
+        fantoccini::error::CmdError::Standard(w)
+            if w.error == fantoccini::error::ErrorStatus::StaleElementReference
+    )
 }
 
 /// Counts `org.freedesktop.Notifications.Notify` calls on the session bus.
