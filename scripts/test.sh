@@ -28,7 +28,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test"
-scripts/with-desktop-session.sh cargo test --workspace
+scripts/with-desktop-session.sh cargo test --workspace --no-fail-fast
 
 step "generated TypeScript types are current"
 if git rev-parse --git-dir >/dev/null 2>&1; then

@@ -192,6 +192,40 @@ async fn scenario_5_one_notification_per_permit_when_renewal_opens_and_none_afte
         "one notification, for the care permit: {calls:?}"
     );
     assert!(calls[0].contains("LM68 XYZ"), "{}", calls[0]);
+    // A renewal forced past the app is refused by the council with the same date.
+    let api = council.client();
+    let token = api
+        .sign_in(&kerbside_api::types::SignInRequest {
+            email: "demo@kerbside.example".into(),
+            password: "kerbside-demo-2026".into(),
+        })
+        .await
+        .unwrap()
+        .token;
+    let visitor = api
+        .permits(&token)
+        .await
+        .unwrap()
+        .permits
+        .into_iter()
+        .find(|p| p.registration == "AB12 CDE")
+        .unwrap();
+    let forced = api
+        .renew(
+            &token,
+            &visitor.id,
+            &kerbside_api::types::RenewalRequest { return_url: None },
+            "forced-early-renewal",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(forced.kind(), kerbside_api::ErrorKind::Conflict);
+    assert!(
+        forced
+            .to_string()
+            .contains("Renewal opens on 31 March 2027"),
+        "{forced}"
+    );
     app.quit().await;
 
     // 31 days later: the visitor permit's window is open (the care permit has expired).
@@ -206,11 +240,32 @@ async fn scenario_5_one_notification_per_permit_when_renewal_opens_and_none_afte
     let calls = wait_for_notifications(&watch, 2).await;
     assert_eq!(calls.len(), 2, "exactly one more notification: {calls:?}");
     assert!(calls[1].contains("AB12 CDE"), "{}", calls[1]);
+    // Renew through the same payment flow: the new term follows on from 1 May 2027.
+    app.open_permit("AB12 CDE").await;
+    app.click("#renew-button").await;
+    app.click("#confirm-renew-button").await;
+    app.pay_in_payment_window("4444333322221111", "renew-pay")
+        .await;
+    app.find("[data-testid=purchase-success]").await;
+    app.screen("renewed").await;
+    let follow_on = format!(
+        "SELECT COUNT(*) FROM permits WHERE renewal_of = '{}' AND state = 'active' \
+         AND starts_on = '2027-05-01' AND expires_on = '2028-04-30'",
+        visitor.id
+    );
+    let (held, query) = (&council, &follow_on);
+    app.wait_until(
+        "the council holds the paid renewal",
+        std::time::Duration::from_secs(20),
+        || async move { held.count(query).await == 1 },
+    )
+    .await;
     app.quit().await;
 
     // A restart in the same window raises no second one.
     let app = App::launch("s5-renewal", &dirs, &council.url, "2027-04-01T10:00:00Z").await;
-    app.find("[data-testid=renewal-badge]").await;
+    app.wait_for_text("Renewed: the next permit follows on")
+        .await;
     let calls = wait_for_notifications(&watch, 3).await;
     assert_eq!(calls.len(), 2, "a restart raises no second notification");
     app.quit().await;
