@@ -277,3 +277,40 @@ pub async fn upload_evidence(
 pub async fn submit_address_change(core: Core<'_>, change_id: String) -> CmdResult<AddressChange> {
     core.submit_address_change(&change_id).await.map_err(ui)
 }
+
+/// Whether Kerbside starts (into the tray) when the resident signs in to the computer.
+#[tauri::command]
+pub async fn autostart_enabled<R: Runtime>(app: AppHandle<R>) -> CmdResult<bool> {
+    use tauri_plugin_autostart::ManagerExt;
+    app.autolaunch().is_enabled().map_err(|e| {
+        tracing::warn!(error = %e, "cannot read the start-at-login setting");
+        ApiError::new(
+            ErrorKind::Internal,
+            "Kerbside could not read the start-at-login setting.",
+        )
+    })
+}
+
+#[tauri::command]
+pub async fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> CmdResult<bool> {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = app.autolaunch();
+    let result = if enabled {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    };
+    result.map_err(|e| {
+        tracing::warn!(error = %e, "cannot change the start-at-login setting");
+        ApiError::new(
+            ErrorKind::Internal,
+            "Kerbside could not change the start-at-login setting.",
+        )
+    })?;
+    launcher.is_enabled().map_err(|_| {
+        ApiError::new(
+            ErrorKind::Internal,
+            "Kerbside could not read the start-at-login setting.",
+        )
+    })
+}

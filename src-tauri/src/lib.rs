@@ -15,6 +15,8 @@ use tauri::{Builder, Emitter, Manager, Runtime};
 
 /// The keyring service name: the app identifier.
 pub const KEYRING_SERVICE: &str = "uk.kerbside.app";
+/// The argument the login item starts Kerbside with: straight into the tray.
+const START_IN_TRAY: &str = "--in-tray";
 /// How often the background sync and renewal check run while the app is open.
 const BACKGROUND_SYNC_EVERY: Duration = Duration::from_secs(60 * 60);
 
@@ -50,6 +52,8 @@ fn with_handlers<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::start_address_change,
         commands::upload_evidence,
         commands::submit_address_change,
+        commands::autostart_enabled,
+        commands::set_autostart,
     ])
 }
 
@@ -96,6 +100,11 @@ pub fn run() {
         .init();
     let app = with_handlers(tauri::Builder::default())
         .plugin(tauri_plugin_notification::init())
+        // Started at login with --in-tray: the window stays hidden, reminders still arrive.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![START_IN_TRAY]),
+        ))
         .on_window_event(tray::on_window_event)
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
@@ -114,8 +123,16 @@ pub fn run() {
                 .map_err(|e| e.to_ui().message)?;
             let core = Arc::new(core);
             app.manage(core.clone());
-            if let Err(error) = tray::install(app.handle()) {
-                tracing::warn!(%error, "no system tray: closing the window will quit Kerbside");
+            match tray::install(app.handle()) {
+                Ok(()) if std::env::args().any(|a| a == START_IN_TRAY) => {
+                    if let Some(window) = app.get_webview_window("main") {
+                        let _ = window.hide();
+                    }
+                }
+                Ok(()) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "no system tray: closing the window will quit Kerbside")
+                }
             }
             spawn_background_sync(app.handle().clone(), core);
             Ok(())

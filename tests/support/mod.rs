@@ -182,6 +182,8 @@ impl App {
                 "--native-port",
                 &native_port.to_string(),
             ])
+            // A home of its own too: login items (start at login) are written under $HOME.
+            .env("HOME", root.join("home"))
             .env("XDG_DATA_HOME", root.join("data"))
             .env("XDG_CONFIG_HOME", root.join("config"))
             .env("XDG_CACHE_HOME", root.join("cache"))

@@ -144,6 +144,23 @@ describe("navigation", () => {
     expect(fake.calls.find((c) => c.cmd === "set_permit_filter")?.args).toEqual({ filter: "care" });
     expect(byTestId("hidden-by-filter")?.textContent).toContain("1 permit is hidden");
   });
+
+  it("turns start-at-login on and off through Rust, off until the resident chooses it", async () => {
+    const app = shell();
+    await app.start();
+    byTestId("nav-settings")!.click();
+    const box = await vi.waitFor(() => {
+      const b = byTestId<HTMLInputElement>("autostart-checkbox")!;
+      expect(b.disabled).toBe(false);
+      return b;
+    });
+    expect(box.checked).toBe(false);
+    box.checked = true;
+    box.dispatchEvent(new Event("change"));
+    await vi.waitFor(() => expect(fake.autostart).toBe(true));
+    expect(fake.calls.find((c) => c.cmd === "set_autostart")?.args).toEqual({ enabled: true });
+    await vi.waitFor(() => expect(byTestId("settings-status")?.textContent).toContain("will start when you sign in"));
+  });
 });
 
 describe("the permit detail", () => {

@@ -361,12 +361,45 @@ export function settingsScreen(ctx: Ctx, main: HTMLElement): void {
     }
   });
 
+  // Start at login: off unless the resident turns it on.
+  const autostart = h("input", { type: "checkbox", id: "autostart-checkbox", "data-testid": "autostart-checkbox", class: "checkbox-input", disabled: true });
+  const autostartNote = h("p", { class: "hint", id: "autostart-hint" }, "When this is on, Kerbside opens quietly in the system tray when you sign in to this computer, so renewal reminders reach you even after a restart.");
+  autostart.setAttribute("aria-describedby", "autostart-hint");
+  void ctx.api
+    .autostartEnabled()
+    .then((on) => {
+      autostart.checked = on;
+      autostart.disabled = false;
+    })
+    .catch((err) => error.set(ctx.fail(err)));
+  autostart.addEventListener("change", async () => {
+    autostart.disabled = true;
+    try {
+      const on = await ctx.api.setAutostart(autostart.checked);
+      autostart.checked = on;
+      done.set(on ? "Kerbside will start when you sign in to this computer." : "Kerbside will not start by itself.");
+    } catch (err) {
+      autostart.checked = !autostart.checked;
+      error.set(ctx.fail(err));
+    } finally {
+      autostart.disabled = false;
+    }
+  });
+  const startup = h(
+    "section",
+    { class: "data-section", "aria-labelledby": "startup-title" },
+    h("h2", { class: "section-title", id: "startup-title" }, "Reminders after a restart"),
+    h("div", { class: "checkbox" }, autostart, h("label", { for: "autostart-checkbox", class: "checkbox-label" }, "Start Kerbside when I sign in to this computer")),
+    autostartNote,
+  );
+
   add(main,
     screenHeading("Settings"),
     ctx.flash ? flashNotice(ctx.flash) : null,
     error.el,
     done.el,
     form,
+    startup,
     snap?.clock_is_set
       ? h(
           "section",

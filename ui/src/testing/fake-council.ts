@@ -200,11 +200,19 @@ export class FakeCouncil {
     if (!this.signedIn) throw { kind: "unauthorised", message: "Sign in to continue." };
   }
 
+  /** Whether "start at login" is on (the OS login item, in the real app). */
+  autostart = false;
+
   handle(cmd: string, args?: Record<string, unknown>): unknown {
     this.calls.push({ cmd, args });
     switch (cmd) {
       case "app_version":
         return "0.1.0";
+      case "autostart_enabled":
+        return this.autostart;
+      case "set_autostart":
+        this.autostart = Boolean(args?.enabled);
+        return this.autostart;
       case "app_snapshot":
         return this.snapshot();
       case "council_info":
