@@ -531,17 +531,7 @@ async fn scenario_4_edit_registration_shows_on_the_card_and_in_the_history() {
     );
     app.screen("detail-after-edit").await;
     app.click("#back-button").await;
-    app.wait_until(
-        "the card to show YK21 BNP",
-        std::time::Duration::from_secs(10),
-        || async {
-            app.cards()
-                .await
-                .iter()
-                .any(|(reg, status)| reg == "YK21 BNP" && status == "active")
-        },
-    )
-    .await;
+    app.wait_for_card("YK21 BNP", "active").await;
     assert!(!app.cards().await.iter().any(|(reg, _)| reg == "AB12 CDE"));
     app.screen("permits-after-edit").await;
     assert_eq!(
@@ -646,17 +636,7 @@ async fn scenario_6_cancel_refunds_what_was_quoted() {
     assert_eq!(council.count("SELECT COUNT(*) FROM refunds").await, 1);
 
     app.click("#done-button").await;
-    app.wait_until(
-        "the cancelled permit to show as cancelled",
-        std::time::Duration::from_secs(10),
-        || async {
-            app.cards()
-                .await
-                .iter()
-                .any(|(reg, status)| reg == "AB12 CDE" && status == "cancelled")
-        },
-    )
-    .await;
+    app.wait_for_card("AB12 CDE", "cancelled").await;
     app.screen("permits-after-cancel").await;
     app.quit().await;
 }

@@ -449,6 +449,21 @@ impl App {
         }
     }
 
+    /// Waits (10 s at most) until a permit card shows `registration` with `status`.
+    pub async fn wait_for_card(&self, registration: &str, status: &str) {
+        self.wait_until(
+            &format!("a card for {registration} that is {status}"),
+            Duration::from_secs(10),
+            || async {
+                self.cards()
+                    .await
+                    .iter()
+                    .any(|(reg, st)| reg == registration && st == status)
+            },
+        )
+        .await;
+    }
+
     /// Pays on the council's hosted payment page, which the app opens in its own window
     /// ("payment"): switches to it, fills the card form, submits, and switches back.
     pub async fn pay_in_payment_window(&mut self, card_number: &str, shot: &str) {

@@ -448,22 +448,27 @@ async fn edit_registration_renew_and_cancel_go_through_the_council() {
     assert_eq!(card.status_label, "Cancelled");
 }
 
+/// The app with no council URL: it starts the embedded demo council in `dir`.
+async fn start_embedded(dir: &Path, service: &str, now: &str) -> Kerbside {
+    Kerbside::start(
+        StartOptions {
+            data_dir: dir.to_path_buf(),
+            clock: Arc::new(FixedClock::new(at(now))),
+            clock_is_set: true,
+            council_url: None,
+            keyring_service: service.to_string(),
+        },
+        Arc::new(KeyringSecrets::new(service)),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn the_embedded_demo_council_starts_in_process_with_the_demo_resident() {
     let dir = tempfile::tempdir().unwrap();
     let service = format!("uk.kerbside.test.{}", uuid::Uuid::new_v4().simple());
-    let app = Kerbside::start(
-        StartOptions {
-            data_dir: dir.path().to_path_buf(),
-            clock: Arc::new(FixedClock::new(at("2026-11-26T10:00:00Z"))),
-            clock_is_set: true,
-            council_url: None,
-            keyring_service: service.clone(),
-        },
-        Arc::new(KeyringSecrets::new(&service)),
-    )
-    .await
-    .unwrap();
+    let app = start_embedded(dir.path(), &service, "2026-11-26T10:00:00Z").await;
     let snapshot = app.snapshot().await.unwrap();
     assert!(snapshot.embedded_council);
     assert!(snapshot.council_url.starts_with("http://127.0.0.1:"));
@@ -495,18 +500,7 @@ async fn the_embedded_demo_council_starts_in_process_with_the_demo_resident() {
             .unwrap_or(0)
     };
     assert_eq!(emails(), 1);
-    let again = Kerbside::start(
-        StartOptions {
-            data_dir: dir.path().to_path_buf(),
-            clock: Arc::new(FixedClock::new(at("2026-11-26T11:00:00Z"))),
-            clock_is_set: true,
-            council_url: None,
-            keyring_service: service.clone(),
-        },
-        Arc::new(KeyringSecrets::new(&service)),
-    )
-    .await
-    .unwrap();
+    let again = start_embedded(dir.path(), &service, "2026-11-26T11:00:00Z").await;
     again.shutdown().await;
     assert_eq!(
         emails(),
