@@ -55,16 +55,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Postcode;
-
-    fn address(line1: &str, street: &str, postcode: &str) -> Address {
-        Address {
-            line1: line1.into(),
-            street: street.into(),
-            town: "Leicester".into(),
-            postcode: Postcode::parse(postcode).unwrap(),
-        }
-    }
+    use crate::zones::tests::address;
 
     #[test]
     fn permits_at_the_old_address_must_be_surrendered_after_a_move() {

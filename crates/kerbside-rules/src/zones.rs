@@ -204,10 +204,11 @@ impl StreetList {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn address(line1: &str, street: &str, postcode: &str) -> Address {
+    /// An address in Leicester, for tests here and in the other rule modules.
+    pub(crate) fn address(line1: &str, street: &str, postcode: &str) -> Address {
         Address {
             line1: line1.into(),
             street: street.into(),
