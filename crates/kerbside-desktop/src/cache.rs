@@ -61,10 +61,6 @@ impl Cache {
         &self.path
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
     pub async fn account(&self) -> Result<Option<CachedAccount>> {
         let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
             "SELECT account_id, email, last_synced_at FROM account WHERE singleton = 1",
@@ -191,13 +187,6 @@ impl Cache {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn renewal_notices_sent(&self) -> Result<u64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM renewal_notices")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
     }
 
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {

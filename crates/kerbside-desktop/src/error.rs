@@ -12,8 +12,6 @@ pub enum Error {
     NotSignedIn,
     #[error("{0}")]
     Validation(String),
-    #[error("{0}")]
-    Unavailable(String),
     #[error("local cache: {0}")]
     Cache(#[from] sqlx::Error),
     #[error("local cache migration: {0}")]
@@ -38,7 +36,6 @@ impl Error {
             Error::Council(e) => e.kind(),
             Error::NotSignedIn => ErrorKind::Unauthorised,
             Error::Validation(_) => ErrorKind::Validation,
-            Error::Unavailable(_) => ErrorKind::Conflict,
             _ => ErrorKind::Internal,
         }
     }

@@ -54,7 +54,7 @@ pub struct PermitCard {
     pub permit: Permit,
     pub status: PermitStatus,
     pub status_label: String,
-    /// Days of cover left including today (0 once expired).
+    /// Live: days of cover left including today; starts later: the term's length; else 0.
     pub days_left: i64,
     pub renewal_open: bool,
     /// E.g. "Renewal opens on 4 March 2027", "Renewal open until 3 April 2027", "Renewed".

@@ -7,7 +7,7 @@ import type { PermitStatus } from "./PermitStatus";
  */
 export type PermitCard = { permit: Permit, status: PermitStatus, status_label: string, 
 /**
- * Days of cover left including today (0 once expired).
+ * Live: days of cover left including today; starts later: the term's length; else 0.
  */
 days_left: bigint, renewal_open: boolean, 
 /**

@@ -184,14 +184,7 @@ impl TestCouncil {
             )
             .await
             .expect("registration succeeds");
-        self.client
-            .sign_in(&SignInRequest {
-                email: email.into(),
-                password: PASSWORD.into(),
-            })
-            .await
-            .expect("sign-in succeeds")
-            .token
+        self.sign_in(email).await
     }
 
     /// Signs in again (sessions last 30 days, so a test that moves the clock further needs one).
