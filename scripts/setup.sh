@@ -40,4 +40,16 @@ if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver
   echo "setup: installing tauri-driver (cargo install, about 3 minutes)"
   cargo install tauri-driver --version '^2' --locked --quiet
 fi
+# schemathesis fuzzes the council's OpenAPI document (scripts/schemathesis.sh), from a private
+# venv with a pinned version: a new release can change the CLI and what it checks.
+schemathesis_version=4.32.5
+venv=${KERBSIDE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/kerbside-venv}
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+  echo "setup: installing schemathesis $schemathesis_version into $venv"
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+fi
 echo "setup: ok"
