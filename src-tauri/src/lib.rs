@@ -123,6 +123,7 @@ pub fn run() {
                 .map_err(|e| e.to_ui().message)?;
             let core = Arc::new(core);
             app.manage(core.clone());
+            notify::open_permit_on_click(app.handle());
             match tray::install(app.handle()) {
                 Ok(()) if std::env::args().any(|a| a == START_IN_TRAY) => {
                     if let Some(window) = app.get_webview_window("main") {

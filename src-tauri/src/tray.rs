@@ -1,6 +1,7 @@
 //! Closing the window keeps Kerbside running in the system tray, so renewal reminders still
 //! arrive; "Quit Kerbside" in the tray menu exits. Where no tray can be created, closing the
-//! window quits as usual (a hidden window with no tray would be unreachable).
+//! window quits as usual (a hidden window with no tray would be unreachable). Opening from the
+//! tray while a renewal reminder is unread shows that permit.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use tauri::menu::{MenuBuilder, MenuItemBuilder};
@@ -26,7 +27,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .tooltip("Kerbside: your parking permits")
         .menu(&menu)
         .on_menu_event(|app, event| match event.id().as_ref() {
-            "open" => show_main(app),
+            "open" => crate::notify::open_app(app, None),
             "quit" => app.exit(0),
             _ => {}
         })
@@ -37,7 +38,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
                 ..
             } = event
             {
-                show_main(tray.app_handle());
+                crate::notify::open_app(tray.app_handle(), None);
             }
         });
     if let Some(icon) = app.default_window_icon() {

@@ -167,6 +167,17 @@ impl AppDirs {
 impl App {
     /// Starts the app against `council_url` with its clock set to `now`.
     pub async fn launch(name: &str, dirs: &AppDirs, council_url: &str, now: &str) -> App {
+        Self::launch_with_env(name, dirs, council_url, now, &[]).await
+    }
+
+    /// As [`App::launch`], with extra environment for the app (e.g. a dark GTK theme).
+    pub async fn launch_with_env(
+        name: &str,
+        dirs: &AppDirs,
+        council_url: &str,
+        now: &str,
+        env: &[(&str, &str)],
+    ) -> App {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "the end-to-end suite needs a display and a session bus: run it through scripts/test.sh \
@@ -189,6 +200,7 @@ impl App {
             .env("XDG_CACHE_HOME", root.join("cache"))
             .env("KERBSIDE_COUNCIL_URL", council_url)
             .env("KERBSIDE_CLOCK", now)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

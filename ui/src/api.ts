@@ -84,6 +84,8 @@ export type AppEvents = {
   "permits-updated": PermitsView;
   "connection-changed": { online: boolean };
   "payment-window-closed": unknown;
+  /** The resident clicked a renewal notification (or opened the app from the tray while one was unread). */
+  "open-permit": string;
 };
 
 /** Listens to an app event; resolves to a function that stops listening. Outside Tauri, a no-op. */

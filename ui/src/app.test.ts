@@ -286,6 +286,28 @@ describe("events", () => {
     await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(1));
     expect(byTestId("permit-registration")?.textContent).toBe("GH51 JKL");
   });
+
+  it("opens the permit a clicked renewal notification is about", async () => {
+    const app = shell();
+    await app.start();
+    byTestId("nav-data")!.click();
+    await emit("open-permit", "p1");
+    await vi.waitFor(() => expect(heading()).toBe("Annual Visitor Permit"));
+    expect(byTestId("renew-button")).not.toBeNull();
+  });
+
+  it("asks a signed-out resident to sign in, then opens the notified permit", async () => {
+    fake.signedIn = false;
+    const app = shell();
+    await app.start();
+    await emit("open-permit", "p1");
+    expect(heading()).toBe("Sign in");
+    byTestId<HTMLInputElement>("sign-in-email")!.value = "demo@kerbside.example";
+    byTestId<HTMLInputElement>("sign-in-password")!.value = "kerbside-demo-2026";
+    q<HTMLFormElement>("#sign-in-form")!.requestSubmit();
+    await vi.waitFor(() => expect(heading()).toBe("Annual Visitor Permit"));
+    expect(byTestId("renew-button")).not.toBeNull();
+  });
 });
 
 async function typeInto(input: HTMLInputElement | HTMLTextAreaElement, text: string): Promise<void> {

@@ -95,6 +95,7 @@ export class App {
     });
     void on("connection-changed", (p) => this.dispatch({ type: "connection-changed", online: Boolean(p?.online) }));
     void on("payment-window-closed", () => this.windowClosedListeners.forEach((fn) => fn()));
+    void on("open-permit", (id) => this.openPermit(id));
     let snap: AppSnapshot;
     try {
       snap = await this.api.appSnapshot();
@@ -224,6 +225,17 @@ export class App {
   }
 
   // ----- sign-in state ------------------------------------------------------------------------
+
+  /** Shows a permit the resident asked for from outside the window (a notification click). */
+  openPermit(id: string): void {
+    const route: Route = { name: "detail", id };
+    if (this.signedInEmail) {
+      this.navigate(route);
+    } else {
+      this.returnTo = route;
+      this.navigate({ name: "sign-in" });
+    }
+  }
 
   /** The session ended: sign in again, then come back to this screen. */
   sessionEnded(returnTo: Route = this.route): void {

@@ -330,7 +330,8 @@ fieldset{border:0;padding:0;margin:0}fieldset label{display:inline-block;margin-
 button,.button{display:inline-block;margin-top:24px;background:#00703c;color:#fff;border:0;padding:10px 16px;font-size:1.1em;cursor:pointer;text-decoration:none;min-height:24px}\
 :focus{outline:3px solid #fd0;outline-offset:0}.error,.error-summary{color:#d4351c}.error-summary{border:4px solid #d4351c;padding:12px;margin-bottom:16px}\
 .panel{background:#00703c;color:#fff;padding:16px;text-align:center}.lead{font-size:1.1em}details{margin-top:24px}\
-@media (prefers-color-scheme: dark){body{background:#111;color:#eee}input{background:#222;color:#eee;border-color:#eee}}";
+@media (prefers-color-scheme: dark){body{background:#111;color:#eee}header{border-bottom:1px solid #555}a{color:#8fd3df}\
+input{background:#222;color:#eee;border-color:#eee}.error,.error-summary{color:#ff9a9f}.error-summary{border-color:#ff9a9f}}";
 
 #[cfg(test)]
 mod tests {

@@ -54,9 +54,10 @@ pub struct RenewalNotice {
     pub body: String,
 }
 
-/// Raises native notifications (tauri-plugin-notification in the app).
+/// Raises native notifications (tauri-plugin-notification in the app). It gets the whole
+/// notice so a click on the notification can open the app at that permit.
 pub trait Notifier: Send + Sync {
-    fn notify(&self, title: &str, body: &str) -> std::result::Result<(), String>;
+    fn notify(&self, notice: &RenewalNotice) -> std::result::Result<(), String>;
 }
 
 pub struct Kerbside {
@@ -754,7 +755,7 @@ impl Kerbside {
     pub async fn run_renewal_reminders(&self, notifier: &dyn Notifier) -> Result<usize> {
         let notices = self.claim_renewal_notices().await?;
         for notice in &notices {
-            if let Err(error) = notifier.notify(&notice.title, &notice.body) {
+            if let Err(error) = notifier.notify(notice) {
                 tracing::warn!(%error, permit = %notice.permit_id, "could not raise a notification");
             }
         }

@@ -7,7 +7,7 @@ use kerbside_api::types::*;
 use kerbside_api::{CouncilClient, ErrorKind, FixedClock, SharedClock};
 use kerbside_council::{spawn, CouncilConfig, RunningServer, Store};
 use kerbside_desktop::{
-    Kerbside, KeyringSecrets, Notifier, PermitFilter, SecretStore, StartOptions,
+    Kerbside, KeyringSecrets, Notifier, PermitFilter, RenewalNotice, SecretStore, StartOptions,
 };
 use kerbside_rules::{PermitStatus, PermitType};
 use std::path::Path;
@@ -174,7 +174,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 struct RecordingNotifier(Mutex<Vec<String>>);
 
 impl Notifier for RecordingNotifier {
-    fn notify(&self, title: &str, body: &str) -> Result<(), String> {
+    fn notify(&self, notice: &RenewalNotice) -> Result<(), String> {
+        let (title, body) = (&notice.title, &notice.body);
         self.0.lock().unwrap().push(format!("{title} | {body}"));
         Ok(())
     }
