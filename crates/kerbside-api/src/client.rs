@@ -14,6 +14,18 @@ use std::time::Duration;
 /// Uploads and downloads of evidence (up to 10 MB) get longer than ordinary calls.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Pauses before each resend of an idempotent request whose answer was lost; after the last,
+/// the resident is told the council cannot be reached.
+const RETRY_DELAYS_AFTER_LOST_ANSWER: [Duration; 2] =
+    [Duration::from_millis(200), Duration::from_secs(1)];
+
+/// True when the request may have reached the council but its answer did not come back: the
+/// connection closed or was reset while sending or reading. Not for a refused connection (the
+/// council is down; nothing was sent) nor a timeout (the council may still be working on it).
+fn answer_lost(error: &reqwest::Error) -> bool {
+    !error.is_connect() && !error.is_timeout() && (error.is_request() || error.is_body())
+}
+
 /// A page of evidence downloaded by an officer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvidenceDownload {
@@ -97,7 +109,7 @@ impl CouncilClient {
         body: &RegisterRequest,
         key: &str,
     ) -> Result<Profile, ClientError> {
-        self.send(self.mutate(Method::POST, "/accounts", None, key).json(body))
+        self.send_idempotent(self.mutate(Method::POST, "/accounts", None, key).json(body))
             .await
     }
 
@@ -122,7 +134,7 @@ impl CouncilClient {
         body: &ProfileUpdate,
         key: &str,
     ) -> Result<Profile, ClientError> {
-        self.send(
+        self.send_idempotent(
             self.mutate(Method::PATCH, "/me", Some(token), key)
                 .json(body),
         )
@@ -157,7 +169,7 @@ impl CouncilClient {
         body: &PermitRequest,
         key: &str,
     ) -> Result<Purchase, ClientError> {
-        self.send(
+        self.send_idempotent(
             self.mutate(Method::POST, "/permits", Some(token), key)
                 .json(body),
         )
@@ -172,7 +184,7 @@ impl CouncilClient {
         key: &str,
     ) -> Result<Permit, ClientError> {
         let path = format!("/permits/{id}/registration");
-        self.send(self.mutate(Method::PUT, &path, Some(token), key).json(body))
+        self.send_idempotent(self.mutate(Method::PUT, &path, Some(token), key).json(body))
             .await
     }
 
@@ -184,7 +196,7 @@ impl CouncilClient {
         key: &str,
     ) -> Result<Purchase, ClientError> {
         let path = format!("/permits/{id}/renewal");
-        self.send(
+        self.send_idempotent(
             self.mutate(Method::POST, &path, Some(token), key)
                 .json(body),
         )
@@ -205,7 +217,7 @@ impl CouncilClient {
         key: &str,
     ) -> Result<Cancellation, ClientError> {
         let path = format!("/permits/{id}/cancellation");
-        self.send(
+        self.send_idempotent(
             self.mutate(Method::POST, &path, Some(token), key)
                 .json(body),
         )
@@ -226,7 +238,7 @@ impl CouncilClient {
         body: &AddressChangeRequest,
         key: &str,
     ) -> Result<AddressChange, ClientError> {
-        self.send(
+        self.send_idempotent(
             self.mutate(Method::POST, "/address-changes", Some(token), key)
                 .json(body),
         )
@@ -261,7 +273,7 @@ impl CouncilClient {
         key: &str,
     ) -> Result<AddressChange, ClientError> {
         let path = format!("/address-changes/{change_id}/submission");
-        self.send(self.mutate(Method::POST, &path, Some(token), key))
+        self.send_idempotent(self.mutate(Method::POST, &path, Some(token), key))
             .await
     }
 
@@ -327,7 +339,7 @@ impl CouncilClient {
         key: &str,
     ) -> Result<OfficerAddressChange, ClientError> {
         let path = format!("/officer/address-changes/{change_id}/approval");
-        self.send(self.mutate(Method::POST, &path, Some(token), key))
+        self.send_idempotent(self.mutate(Method::POST, &path, Some(token), key))
             .await
     }
 
@@ -339,7 +351,7 @@ impl CouncilClient {
         key: &str,
     ) -> Result<OfficerAddressChange, ClientError> {
         let path = format!("/officer/address-changes/{change_id}/rejection");
-        self.send(
+        self.send_idempotent(
             self.mutate(Method::POST, &path, Some(token), key)
                 .json(body),
         )
@@ -364,10 +376,51 @@ impl CouncilClient {
     async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T, ClientError> {
         let response = Self::dispatch(builder).await?;
         let bytes = response.bytes().await.map_err(Self::transport_error)?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        Self::parse(&bytes)
+    }
+
+    fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
+        serde_json::from_slice(bytes).map_err(|e| {
             tracing::warn!(error = %e, "council response did not match the contract");
             ClientError::UnexpectedResponse(e.to_string())
         })
+    }
+
+    /// Sends a request that carries an `Idempotency-Key`. When the answer is lost on the way
+    /// back (the connection drops after the request went out), the same request with the same
+    /// key is sent again: the council either runs it for the first time or hands back its first
+    /// answer, so nothing is bought, renewed or cancelled twice. Connection failures before
+    /// sending and timeouts are not retried: they are reported as offline at once.
+    async fn send_idempotent<T: DeserializeOwned>(
+        &self,
+        builder: RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let mut delays = RETRY_DELAYS_AFTER_LOST_ANSWER.iter();
+        loop {
+            // JSON and empty bodies are held in memory, so the request can always be copied.
+            let Some(attempt) = builder.try_clone() else {
+                return self.send(builder).await;
+            };
+            let outcome = async {
+                Ok(match Self::dispatch_raw(attempt).await? {
+                    Ok(response) => Ok(response.bytes().await?),
+                    Err(refused) => Err(refused),
+                })
+            }
+            .await;
+            match outcome {
+                Ok(Ok(bytes)) => return Self::parse(&bytes),
+                Ok(Err(error)) => return Err(error),
+                Err(error) if answer_lost(&error) => match delays.next() {
+                    Some(delay) => {
+                        tracing::info!(error = %error, "council answer lost; sending again with the same idempotency key");
+                        tokio::time::sleep(*delay).await;
+                    }
+                    None => return Err(Self::transport_error(error)),
+                },
+                Err(error) => return Err(Self::transport_error(error)),
+            }
+        }
     }
 
     async fn send_empty(&self, builder: RequestBuilder) -> Result<(), ClientError> {
@@ -375,16 +428,26 @@ impl CouncilClient {
     }
 
     async fn dispatch(builder: RequestBuilder) -> Result<reqwest::Response, ClientError> {
-        let response = builder.send().await.map_err(Self::transport_error)?;
+        Self::dispatch_raw(builder)
+            .await
+            .map_err(Self::transport_error)?
+    }
+
+    /// The outer error is the transport's (so a caller can tell a lost answer); the inner one
+    /// is the council's refusal.
+    async fn dispatch_raw(
+        builder: RequestBuilder,
+    ) -> Result<Result<reqwest::Response, ClientError>, reqwest::Error> {
+        let response = builder.send().await?;
         let status = response.status();
         if status.is_success() {
-            return Ok(response);
+            return Ok(Ok(response));
         }
-        let bytes = response.bytes().await.map_err(Self::transport_error)?;
-        Err(match serde_json::from_slice::<ApiError>(&bytes) {
+        let bytes = response.bytes().await?;
+        Ok(Err(match serde_json::from_slice::<ApiError>(&bytes) {
             Ok(api_error) => ClientError::Api(api_error),
             Err(_) => ClientError::Api(Self::error_for_bare_status(status)),
-        })
+        }))
     }
 
     /// A proxy or a server that is starting up may answer without our JSON body.

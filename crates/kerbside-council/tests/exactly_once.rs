@@ -1,0 +1,341 @@
+//! Exactly once, through a real TCP proxy that loses answers: for sign-up, buy, pay, edit
+//! registration, renew and cancel, the proxy forwards the request to the real council, reads
+//! its whole answer (so it has committed), and closes the app's connection without passing the
+//! answer on. The app's real `CouncilClient` sends the request again with the same
+//! Idempotency-Key; the council hands back its first answer. Afterwards the council's tables
+//! (queried directly) and its API hold exactly one account, permit, payment, registration
+//! change, renewal and refund. On SQLite and on PostgreSQL.
+
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+mod support;
+
+use fault_proxy::FaultProxy;
+use kerbside_api::types::*;
+use kerbside_api::{CouncilClient, ErrorKind};
+use kerbside_rules::{PermitStatus, PermitType};
+use support::{Db, TestCouncil, PASSWORD};
+
+fn visitor(registration: &str) -> PermitRequest {
+    PermitRequest {
+        permit_type: PermitType::AnnualVisitor,
+        registration: registration.into(),
+        carer_evidence: None,
+        return_url: None,
+    }
+}
+
+fn key() -> String {
+    CouncilClient::new_idempotency_key()
+}
+
+/// Sends the card form to the hosted page at `url` (through the proxy).
+async fn submit_card(http: &reqwest::Client, url: &str) -> Result<String, reqwest::Error> {
+    http.post(url)
+        .form(&[
+            ("card_number", "4444 3333 2222 1111"),
+            ("expiry_month", "12"),
+            ("expiry_year", "2035"),
+            ("cardholder_name", "Test Resident"),
+            ("security_code", "123"),
+        ])
+        .send()
+        .await?
+        .text()
+        .await
+}
+
+async fn count(council: &TestCouncil, sql: &str) -> i64 {
+    council.count(sql).await
+}
+
+async fn every_action_happens_once_although_its_answer_was_lost(db: Db) -> usize {
+    let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
+    let proxy = FaultProxy::start(council.server.addr).await;
+    let client = CouncilClient::new(proxy.url.clone()).unwrap();
+
+    // Sign-up: the account is created once; the resend gets the first answer.
+    proxy.lose_answers("POST", "/api/v1/accounts", 1);
+    let profile = client
+        .register(
+            &RegisterRequest {
+                email: "once@example.org".into(),
+                password: PASSWORD.into(),
+                name: "Oona Once".into(),
+                address: PostalAddress {
+                    line1: "12".into(),
+                    street: "Hazel Street".into(),
+                    town: "Leicester".into(),
+                    postcode: "LE2 7JN".into(),
+                },
+                date_of_birth: None,
+                reminder_email: None,
+            },
+            &key(),
+        )
+        .await
+        .expect("the resend answers");
+    assert_eq!(proxy.faults(), 1);
+    assert_eq!(
+        count(
+            &council,
+            "SELECT COUNT(*) FROM accounts WHERE email = 'once@example.org'"
+        )
+        .await,
+        1
+    );
+    let account = profile.id;
+    let token = council.sign_in("once@example.org").await;
+
+    // Buy, with two answers lost in a row: the third attempt answers.
+    proxy.lose_answers("POST", "/api/v1/permits", 2);
+    let purchase = client
+        .buy(&token, &visitor("AB12CDE"), &key())
+        .await
+        .expect("the second resend answers");
+    assert_eq!(proxy.faults(), 3);
+    let permit_id = purchase.permit.id.clone();
+    let payment = purchase.payment.expect("a £40 permit needs paying for");
+    assert_eq!(
+        count(
+            &council,
+            &format!("SELECT COUNT(*) FROM permits WHERE account_id = '{account}'")
+        )
+        .await,
+        1,
+        "one permit"
+    );
+    assert_eq!(
+        count(
+            &council,
+            &format!("SELECT COUNT(*) FROM payments WHERE account_id = '{account}'")
+        )
+        .await,
+        1,
+        "one payment"
+    );
+    let listed = council.client.permits(&token).await.unwrap().permits;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, permit_id);
+
+    // Pay: the browser's answer from the hosted page is lost; the resident presses Pay again.
+    let next_url = payment.next_url.clone().unwrap();
+    let pay_path = next_url
+        .strip_prefix(&council.server.url)
+        .expect("the page is on the council")
+        .to_string();
+    let proxied_page = format!("{}{pay_path}", proxy.url);
+    proxy.lose_answers("POST", &pay_path, 1);
+    let browser = reqwest::Client::new();
+    assert!(
+        submit_card(&browser, &proxied_page).await.is_err(),
+        "the first answer is lost"
+    );
+    let page = submit_card(&browser, &proxied_page).await.unwrap();
+    assert!(page.contains("Payment received"), "{page}");
+    assert_eq!(proxy.faults(), 4);
+    assert_eq!(
+        count(
+            &council,
+            &format!(
+                "SELECT COUNT(*) FROM payments WHERE permit_id = '{permit_id}' AND status = 'succeeded'"
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &council,
+            &format!(
+                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{permit_id}' AND kind = 'paid'"
+            )
+        )
+        .await,
+        1,
+        "paid once"
+    );
+    assert_eq!(
+        client.payment(&token, &payment.id).await.unwrap().status,
+        PaymentStatus::Succeeded
+    );
+
+    // Edit registration: one change in the history.
+    let path = format!("/api/v1/permits/{permit_id}/registration");
+    proxy.lose_answers("PUT", &path, 1);
+    let changed = client
+        .change_registration(
+            &token,
+            &permit_id,
+            &RegistrationChange {
+                registration: "xy34zzz".into(),
+            },
+            &key(),
+        )
+        .await
+        .expect("the resend answers, not 'already for XY34 ZZZ'");
+    assert_eq!(changed.registration, "XY34 ZZZ");
+    assert_eq!(proxy.faults(), 5);
+    assert_eq!(
+        count(
+            &council,
+            &format!(
+                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{permit_id}' AND kind = 'registration_changed'"
+            )
+        )
+        .await,
+        1
+    );
+    let history = council.client.permit(&token, &permit_id).await.unwrap();
+    assert_eq!(
+        history
+            .history
+            .iter()
+            .filter(|h| h.kind == "registration_changed")
+            .count(),
+        1
+    );
+
+    // Renew inside the window: one renewal, one payment for it.
+    council.set_clock("2028-02-01T09:00:00Z");
+    let token = council.sign_in("once@example.org").await;
+    let path = format!("/api/v1/permits/{permit_id}/renewal");
+    proxy.lose_answers("POST", &path, 1);
+    let renewal = client
+        .renew(
+            &token,
+            &permit_id,
+            &RenewalRequest { return_url: None },
+            &key(),
+        )
+        .await
+        .expect("the resend answers");
+    assert_eq!(proxy.faults(), 6);
+    let renewal_id = renewal.permit.id.clone();
+    assert_eq!(
+        count(
+            &council,
+            &format!("SELECT COUNT(*) FROM permits WHERE renewal_of = '{permit_id}'")
+        )
+        .await,
+        1,
+        "one renewal"
+    );
+    assert_eq!(
+        count(
+            &council,
+            &format!("SELECT COUNT(*) FROM payments WHERE permit_id = '{renewal_id}'")
+        )
+        .await,
+        1,
+        "one payment for it"
+    );
+    council
+        .pay(renewal.payment.as_ref().unwrap(), "4444333322221111")
+        .await;
+    let original = council.client.permit(&token, &permit_id).await.unwrap();
+    assert_eq!(original.renewed_by.as_deref(), Some(renewal_id.as_str()));
+
+    // Cancel the renewal with its quoted refund: one refund.
+    let quote = client.refund_quote(&token, &renewal_id).await.unwrap();
+    assert_eq!(quote.refund_pence, 4000, "nothing of it used yet");
+    let path = format!("/api/v1/permits/{renewal_id}/cancellation");
+    proxy.lose_answers("POST", &path, 1);
+    let cancelled = client
+        .cancel(
+            &token,
+            &renewal_id,
+            &CancellationRequest {
+                expected_refund_pence: Some(quote.refund_pence),
+            },
+            &key(),
+        )
+        .await
+        .expect("the resend answers, not 'already cancelled'");
+    assert_eq!(proxy.faults(), 7);
+    assert_eq!(cancelled.refund_pence, 4000);
+    assert_eq!(cancelled.permit.status, PermitStatus::Cancelled);
+    assert_eq!(
+        count(
+            &council,
+            &format!("SELECT COUNT(*) FROM refunds WHERE permit_id = '{renewal_id}'")
+        )
+        .await,
+        1,
+        "one refund"
+    );
+    assert_eq!(
+        count(
+            &council,
+            &format!(
+                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{renewal_id}' AND kind = 'cancelled'"
+            )
+        )
+        .await,
+        1
+    );
+    let all = council.client.permits(&token).await.unwrap().permits;
+    assert_eq!(all.len(), 2, "the permit and its (cancelled) renewal");
+
+    // Each of the five keyed actions was finally answered with the council's replay of its
+    // first answer (the hosted page is not keyed: its second submission finds the payment
+    // already taken).
+    assert_eq!(proxy.replayed(), 5);
+    assert_eq!(proxy.armed(), 0, "every planned fault was injected");
+    let faults = proxy.faults();
+    council.server.stop().await;
+    faults
+}
+
+/// When more answers are lost than the client resends, the resident is told the council is
+/// offline — and what happened at the council is still done once: the same key later gets the
+/// same permit back.
+async fn after_too_many_lost_answers_the_same_key_still_buys_once(db: Db) -> usize {
+    let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
+    let proxy = FaultProxy::start(council.server.addr).await;
+    let client = CouncilClient::new(proxy.url.clone()).unwrap();
+    let token = council.resident("patient@example.org").await;
+    proxy.lose_answers("POST", "/api/v1/permits", 3);
+    let key = key();
+    let error = client
+        .buy(&token, &visitor("AB12CDE"), &key)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+    assert_eq!(proxy.faults(), 3, "one send and two resends, all lost");
+    assert_eq!(count(&council, "SELECT COUNT(*) FROM permits").await, 1);
+    assert_eq!(count(&council, "SELECT COUNT(*) FROM payments").await, 1);
+
+    let later = client.buy(&token, &visitor("AB12CDE"), &key).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT id FROM permits")
+        .fetch_one(council.server.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(later.permit.id, stored);
+    assert_eq!(count(&council, "SELECT COUNT(*) FROM permits").await, 1);
+    let faults = proxy.faults();
+    council.server.stop().await;
+    faults
+}
+
+#[tokio::test]
+async fn on_sqlite_every_action_happens_once_although_its_answer_was_lost() {
+    let faults = every_action_happens_once_although_its_answer_was_lost(Db::Sqlite).await;
+    eprintln!("exactly once (SQLite): {faults} answers lost");
+}
+
+#[tokio::test]
+async fn on_postgres_every_action_happens_once_although_its_answer_was_lost() {
+    let faults = every_action_happens_once_although_its_answer_was_lost(Db::Postgres).await;
+    eprintln!("exactly once (PostgreSQL): {faults} answers lost");
+}
+
+#[tokio::test]
+async fn on_sqlite_after_too_many_lost_answers_the_same_key_still_buys_once() {
+    after_too_many_lost_answers_the_same_key_still_buys_once(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn on_postgres_after_too_many_lost_answers_the_same_key_still_buys_once() {
+    after_too_many_lost_answers_the_same_key_still_buys_once(Db::Postgres).await;
+}
