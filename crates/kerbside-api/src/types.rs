@@ -17,9 +17,13 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct PostalAddress {
     /// House number or name, e.g. "12" or "Flat 3, Rose Court".
+    #[schema(min_length = 1, max_length = 100)]
     pub line1: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub street: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub town: String,
+    #[schema(min_length = 5, example = "LE2 7JN")]
     pub postcode: String,
 }
 
@@ -43,9 +47,12 @@ pub enum Role {
 #[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(min_length = 3, max_length = 254, example = "sam@example.org")]
     pub email: String,
-    /// At least 10 characters.
+    /// 10 to 128 characters.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     pub address: PostalAddress,
     /// Needed only for the Over State Pension Age permit.
@@ -110,7 +117,7 @@ pub struct ProfileUpdate {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[ts(export)]
 pub struct PermitTypeInfo {
-    #[schema(value_type = String, example = "annual_visitor")]
+    #[schema(value_type = schema::PermitType)]
     pub permit_type: PermitType,
     pub label: String,
     pub price_pence: i64,
@@ -141,7 +148,7 @@ pub struct CouncilInfo {
 #[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct PermitRequest {
-    #[schema(value_type = String, example = "annual_visitor")]
+    #[schema(value_type = schema::PermitType)]
     pub permit_type: PermitType,
     /// As typed; spacing and case do not matter.
     pub registration: String,
@@ -158,7 +165,7 @@ pub struct PermitRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[ts(export)]
 pub struct PermitQuote {
-    #[schema(value_type = String)]
+    #[schema(value_type = schema::PermitType)]
     pub permit_type: PermitType,
     /// Canonical spacing, e.g. "AB12 CDE".
     pub registration: String,
@@ -185,7 +192,7 @@ pub struct Permit {
     pub id: String,
     /// Short reference to quote to the council, e.g. "KP-7F3K9Q".
     pub reference: String,
-    #[schema(value_type = String, example = "annual_visitor")]
+    #[schema(value_type = schema::PermitType)]
     pub permit_type: PermitType,
     pub permit_type_label: String,
     /// Canonical spacing, e.g. "AB12 CDE".
@@ -196,7 +203,7 @@ pub struct Permit {
     /// The last day the permit is valid.
     pub expires_on: NaiveDate,
     /// As of `as_of`, by the council's clock.
-    #[schema(value_type = String, example = "active")]
+    #[schema(value_type = schema::PermitStatus)]
     pub status: PermitStatus,
     pub status_label: String,
     pub renewal_opens_on: NaiveDate,
@@ -308,7 +315,7 @@ pub const MAX_EVIDENCE_PAGES: u32 = 10;
 #[serde(deny_unknown_fields)]
 pub struct AddressChangeRequest {
     pub address: PostalAddress,
-    #[schema(value_type = String, example = "council_tax_bill")]
+    #[schema(value_type = schema::EvidenceDocument)]
     pub document: EvidenceDocument,
 }
 
@@ -377,7 +384,7 @@ pub struct AddressChange {
     pub id: String,
     /// The new address.
     pub address: PostalAddress,
-    #[schema(value_type = String, example = "council_tax_bill")]
+    #[schema(value_type = schema::EvidenceDocument)]
     pub document: EvidenceDocument,
     /// e.g. "Council tax bill".
     pub document_label: String,
@@ -436,7 +443,49 @@ pub struct OfficerAddressChangeList {
 #[serde(deny_unknown_fields)]
 pub struct RejectionRequest {
     /// Shown to the resident: what was wrong and what to send instead. At most 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
+}
+
+/// Schema stand-ins for the rules crate's enums, which stay free of OpenAPI: the same names and
+/// wire values, so the document lists the values the server accepts (a test below keeps them in
+/// step with the rules crate).
+pub mod schema {
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    #[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+    #[schema(as = PermitType)]
+    #[serde(rename_all = "snake_case")]
+    pub enum PermitType {
+        AnnualVisitor,
+        Care,
+        OverStatePensionAge,
+    }
+
+    /// What a resident sees on a given day.
+    #[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+    #[schema(as = PermitStatus)]
+    #[serde(rename_all = "snake_case")]
+    pub enum PermitStatus {
+        AwaitingPayment,
+        PaymentFailed,
+        Upcoming,
+        Active,
+        Expired,
+        SupersededByRenewal,
+        Cancelled,
+    }
+
+    /// The kind of document that proves a new address.
+    #[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+    #[schema(as = EvidenceDocument)]
+    #[serde(rename_all = "snake_case")]
+    pub enum EvidenceDocument {
+        CouncilTaxBill,
+        TenancyAgreement,
+        CompletionStatement,
+    }
 }
 
 mod double_option {
@@ -473,6 +522,60 @@ mod tests {
         let set: ProfileUpdate =
             serde_json::from_str(r#"{"reminder_email":"a@example.org"}"#).unwrap();
         assert_eq!(set.reminder_email, Some(Some("a@example.org".into())));
+    }
+
+    /// The exhaustive matches make a new rules-crate variant a compile error here until the
+    /// schema stand-in has it; the assertions check the wire values agree.
+    #[test]
+    fn schema_stand_ins_have_every_value_of_the_rules_enums() {
+        use kerbside_rules::{EvidenceDocument as D, PermitStatus as S, PermitType as T};
+        let wire = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for t in T::ALL {
+            let stand_in = match t {
+                T::AnnualVisitor => schema::PermitType::AnnualVisitor,
+                T::Care => schema::PermitType::Care,
+                T::OverStatePensionAge => schema::PermitType::OverStatePensionAge,
+            };
+            assert_eq!(
+                wire(serde_json::to_value(t).unwrap()),
+                wire(serde_json::to_value(stand_in).unwrap())
+            );
+        }
+        let statuses = [
+            S::AwaitingPayment,
+            S::PaymentFailed,
+            S::Upcoming,
+            S::Active,
+            S::Expired,
+            S::SupersededByRenewal,
+            S::Cancelled,
+        ];
+        for s in statuses {
+            let stand_in = match s {
+                S::AwaitingPayment => schema::PermitStatus::AwaitingPayment,
+                S::PaymentFailed => schema::PermitStatus::PaymentFailed,
+                S::Upcoming => schema::PermitStatus::Upcoming,
+                S::Active => schema::PermitStatus::Active,
+                S::Expired => schema::PermitStatus::Expired,
+                S::SupersededByRenewal => schema::PermitStatus::SupersededByRenewal,
+                S::Cancelled => schema::PermitStatus::Cancelled,
+            };
+            assert_eq!(
+                wire(serde_json::to_value(s).unwrap()),
+                wire(serde_json::to_value(stand_in).unwrap())
+            );
+        }
+        for d in D::ALL {
+            let stand_in = match d {
+                D::CouncilTaxBill => schema::EvidenceDocument::CouncilTaxBill,
+                D::TenancyAgreement => schema::EvidenceDocument::TenancyAgreement,
+                D::CompletionStatement => schema::EvidenceDocument::CompletionStatement,
+            };
+            assert_eq!(
+                wire(serde_json::to_value(d).unwrap()),
+                wire(serde_json::to_value(stand_in).unwrap())
+            );
+        }
     }
 
     #[test]

@@ -18,19 +18,35 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kerbside_api::IDEMPOTENCY_KEY_HEADER;
 
-const MAX_KEY_LENGTH: usize = 255;
+pub const MAX_KEY_LENGTH: usize = 255;
 /// Largest body the middleware reads to fingerprint; larger ones are refused by the body limit.
 const MAX_BODY: usize = 1024 * 1024;
 
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(
+    // Only the methods that change something; any other (TRACE, CONNECT, …) reaches the
+    // router untouched and gets its 405.
+    if !matches!(
         *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     ) {
         return next.run(request).await;
     }
-    let Some(key) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
-        return next.run(request).await;
+    let (parts, body) = request.into_parts();
+    let Some(key) = parts.headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    // Who is asking comes before the key: a request that needs a signed-in account and has no
+    // valid token gets the handler's 401 (not a 400 about its key), and reserves nothing.
+    if bearer_token(&parts).is_none() && !open_to_anonymous(parts.uri.path()) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let scope = match bearer_token(&parts) {
+        Some(token) => match service::account_for_token(&state, &auth::token_hash(token)).await {
+            Ok(account) => account.id,
+            // Not signed in: let the handler give its 401 without reserving the key.
+            Err(_) => return next.run(Request::from_parts(parts, body)).await,
+        },
+        None => "anonymous".to_string(),
     };
     let key = match key.to_str() {
         Ok(k)
@@ -46,15 +62,6 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             ))
             .into_response()
         }
-    };
-    let (parts, body) = request.into_parts();
-    let scope = match bearer_token(&parts) {
-        Some(token) => match service::account_for_token(&state, &auth::token_hash(token)).await {
-            Ok(account) => account.id,
-            // Not signed in: let the handler give its 401 without reserving the key.
-            Err(_) => return next.run(Request::from_parts(parts, body)).await,
-        },
-        None => "anonymous".to_string(),
     };
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -94,6 +101,13 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         tracing::error!(error = %e, "could not record idempotent response");
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Sign-up and sign-in are the only changes made before signing in; their keys are scoped
+/// to "anonymous".
+fn open_to_anonymous(path: &str) -> bool {
+    let path = path.strip_prefix(kerbside_api::API_PREFIX).unwrap_or(path);
+    matches!(path, "/accounts" | "/sessions")
 }
 
 enum Reservation {

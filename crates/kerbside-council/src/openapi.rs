@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         routes::approve_address_change, routes::reject_address_change,
     ),
     components(schemas(ApiError, ErrorKind)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &IdempotencyKeys),
     tags(
         (name = "service", description = "About this council's service"),
         (name = "accounts", description = "Register, sign in and out, profile"),
@@ -43,6 +43,68 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// The `Idempotency-Key` header is checked by [`crate::idempotency::middleware`] for every
+/// operation that documents it, so what that check allows and answers is described here once:
+/// 1 to 255 visible ASCII characters (else 400), a key already used for a different request
+/// (422), a key whose first request is still running (409).
+struct IdempotencyKeys;
+
+impl Modify for IdempotencyKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
+        let key_schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(crate::idempotency::MAX_KEY_LENGTH))
+            .pattern(Some("^[!-~]+$"))
+            .build();
+        let answers = [
+            ("400", "The Idempotency-Key is not 1 to 255 visible ASCII characters, or the request could not be read"),
+            ("409", "The first request with this Idempotency-Key is still being processed"),
+            ("422", "This Idempotency-Key was already used for a different request, or the request breaks a rule"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let Some(parameters) = operation.parameters.as_mut() else {
+                    continue;
+                };
+                let Some(key) = parameters
+                    .iter_mut()
+                    .find(|p| p.name == kerbside_api::IDEMPOTENCY_KEY_HEADER)
+                else {
+                    continue;
+                };
+                key.schema = Some(key_schema.clone().into());
+                for (status, description) in answers {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(description)
+                                    .content(
+                                        "application/json",
+                                        ContentBuilder::new()
+                                            .schema(Some(Ref::from_schema_name("ApiError")))
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                        });
+                }
+            }
+        }
     }
 }
 

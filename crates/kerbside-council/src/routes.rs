@@ -392,7 +392,7 @@ pub async fn create_address_change(
     params(("id" = String, Path, description = "Change of address id")),
     responses((status = 201, body = AddressChange, description = "The page was added"), (status = 200, body = AddressChange, description = "The same file was already a page of this change; nothing added"),
         (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError, description = "Already submitted or decided, or 10 pages already"),
-        (status = 413, body = ApiError, description = "Larger than 10 MB"), (status = 415, body = ApiError, description = "Not a PDF, JPEG or PNG, or not what its Content-Type says"), (status = 422, body = ApiError, description = "Empty file")))]
+        (status = 413, body = ApiError, description = "Larger than 10 MB"), (status = 415, body = ApiError, description = "Not a PDF, JPEG or PNG, or not what its Content-Type says"), (status = 422, body = ApiError, description = "Empty file, an image over 10,000 pixels on a side or 40 megapixels, or a damaged image")))]
 pub async fn upload_evidence(
     State(state): State<AppState>,
     current: CurrentAccount,

@@ -109,7 +109,7 @@ async fn a_pdf_is_accepted_stored_under_a_generated_name_and_submitted() {
     assert_eq!(stored(&council).len(), 1);
 
     // A JPEG declared generically is recognised from its bytes.
-    let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], b"photo of page two"].concat();
+    let jpeg = include_bytes!("fixtures/page.jpg").to_vec();
     let two = council
         .client
         .upload_evidence(&alice, &change.id, jpeg, "application/octet-stream")
