@@ -992,6 +992,7 @@ pub async fn cancel(
     .bind(&row.id)
     .execute(&mut *tx)
     .await?;
+    withdraw_unpaid_renewal(&mut tx, &row.id, now).await?;
     let paid_with: Option<String> =
         sqlx::query_scalar("SELECT id FROM payments WHERE permit_id = $1 AND status = 'succeeded'")
             .bind(&row.id)
@@ -1024,6 +1025,44 @@ pub async fn cancel(
         permit,
         refund_pence: refund.pence(),
     })
+}
+
+/// A cancelled permit cannot be renewed, so a renewal of it still awaiting payment is
+/// withdrawn in the same transaction: its payment fails (nothing was taken) and the renewal is
+/// never issued, even if its payment page is still open. A renewal already paid is a permit of
+/// its own and is kept; the resident can cancel it separately.
+async fn withdraw_unpaid_renewal(
+    conn: &mut AnyConnection,
+    permit_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let unpaid: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM permits WHERE renewal_of = $1 AND state = 'awaiting_payment'",
+    )
+    .bind(permit_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let reason = "The permit this renewal was for was cancelled, so the renewal was withdrawn and nothing was taken.";
+    for renewal in unpaid {
+        sqlx::query(
+            "UPDATE payments SET status = 'failed', completed_at = $1, failure_reason = $2 \
+             WHERE permit_id = $3 AND status = 'created'",
+        )
+        .bind(millis(now))
+        .bind(reason)
+        .bind(&renewal)
+        .execute(&mut *conn)
+        .await?;
+        let failed = PermitState::AwaitingPayment.apply(PermitEvent::PaymentFailed)?;
+        sqlx::query("UPDATE permits SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state_code(failed))
+            .bind(millis(now))
+            .bind(&renewal)
+            .execute(&mut *conn)
+            .await?;
+        add_event(conn, &renewal, now, "payment_failed", reason).await?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- payments

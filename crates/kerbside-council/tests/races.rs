@@ -1,0 +1,494 @@
+//! Races between devices and between server instances, on SQLite (one server) and on
+//! PostgreSQL (two servers sharing one database, requests alternated between them).
+//!
+//! The invariants come from the rules' state machine (kerbside-rules lifecycle.rs) and the
+//! service: a permit has at most one renewal being paid for or paid (the household lock, and
+//! the `permits_one_live_renewal` index behind it); a renewal is issued only by its one
+//! succeeded payment; a permit is cancelled once, with exactly one refund of the amount quoted;
+//! a cancelled permit cannot be renewed — so a renewal still awaiting payment when its permit
+//! is cancelled is withdrawn and can no longer be paid. Each race runs several rounds, each on
+//! a fresh household.
+
+mod support;
+
+use kerbside_api::types::*;
+use kerbside_api::{ClientError, CouncilClient, ErrorKind};
+use kerbside_rules::{PermitStatus, PermitType};
+use std::collections::{BTreeMap, HashSet};
+use support::{fresh_postgres_database, Db, TestCouncil};
+
+const ROUNDS: usize = 3;
+const RENEWALS: usize = 50;
+const PAY_CLICKS: usize = 10;
+/// The cancel-and-renew race is cheaper per round, and its outcome varies, so it runs more.
+const CANCEL_ROUNDS: usize = 6;
+
+/// One council (SQLite) or two sharing a database (PostgreSQL).
+struct Instances {
+    all: Vec<TestCouncil>,
+}
+
+impl Instances {
+    async fn start(db: Db, now: &str) -> Instances {
+        let all = match db {
+            Db::Sqlite => vec![TestCouncil::start(Db::Sqlite, now).await],
+            Db::Postgres => {
+                let url = fresh_postgres_database().await;
+                vec![
+                    TestCouncil::start_on(&url, now, None).await,
+                    TestCouncil::start_on(&url, now, None).await,
+                ]
+            }
+        };
+        Instances { all }
+    }
+
+    /// The instance the `i`th request goes to.
+    fn nth(&self, i: usize) -> &TestCouncil {
+        &self.all[i % self.all.len()]
+    }
+
+    fn first(&self) -> &TestCouncil {
+        &self.all[0]
+    }
+
+    fn set_clock(&self, rfc3339: &str) {
+        for council in &self.all {
+            council.set_clock(rfc3339);
+        }
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        self.first().count(sql).await
+    }
+
+    /// The hosted page's URL on instance `i` (the page lives on every instance).
+    fn page_on(&self, payment: &Payment, i: usize) -> String {
+        let url = payment.next_url.clone().expect("payable");
+        let path = self
+            .all
+            .iter()
+            .find_map(|c| url.strip_prefix(&c.server.url))
+            .expect("the page is on one of the instances")
+            .to_string();
+        format!("{}{path}", self.nth(i).server.url)
+    }
+}
+
+/// A resident of `house` Hazel Street (their own household) with a paid Annual Visitor
+/// permit bought on 1 March 2027; the clock must be there.
+async fn resident_with_permit(instances: &Instances, email: &str, house: usize) -> Permit {
+    let council = instances.first();
+    let token = council
+        .resident_at(email, &house.to_string(), "Hazel Street", "LE2 7JN", None)
+        .await;
+    let permit = council
+        .buy_and_pay(&token, PermitType::AnnualVisitor, "AB12CDE")
+        .await;
+    assert_eq!(permit.status, PermitStatus::Active);
+    permit
+}
+
+async fn submit_card(url: String, card: &'static str) -> String {
+    reqwest::Client::new()
+        .post(url)
+        .form(&[
+            ("card_number", card),
+            ("expiry_month", "12"),
+            ("expiry_year", "2035"),
+            ("cardholder_name", "Test Resident"),
+            ("security_code", "123"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn client_of(instances: &Instances, i: usize) -> CouncilClient {
+    instances.nth(i).client.clone()
+}
+
+/// `RENEWALS` devices renew the same permit at once, each with its own key; then
+/// `PAY_CLICKS` devices submit the renewal's payment page at once; then `RENEWALS` more try
+/// to renew again. Returns the number of requests made.
+async fn devices_renewing_one_permit_at_once_make_one_renewal(db: Db) -> usize {
+    let instances = Instances::start(db, "2027-03-01T09:00:00Z").await;
+    let mut permits = Vec::new();
+    for round in 0..ROUNDS {
+        let email = format!("renew{round}@example.org");
+        permits.push((
+            email.clone(),
+            resident_with_permit(&instances, &email, 20 + round).await,
+        ));
+    }
+    // Inside the 30-day window (the permits end on 29 February 2028).
+    instances.set_clock("2028-02-01T09:00:00Z");
+    let mut requests = 0;
+    for (email, permit) in &permits {
+        let token = instances.first().sign_in(email).await;
+        let attempts: Vec<_> = (0..RENEWALS)
+            .map(|i| {
+                let client = client_of(&instances, i);
+                let (token, id) = (token.clone(), permit.id.clone());
+                tokio::spawn(async move {
+                    client
+                        .renew(
+                            &token,
+                            &id,
+                            &RenewalRequest { return_url: None },
+                            &CouncilClient::new_idempotency_key(),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        requests += RENEWALS;
+        let mut renewals = HashSet::new();
+        let mut payments = HashSet::new();
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(purchase) => {
+                    renewals.insert(purchase.permit.id);
+                    payments.insert(purchase.payment.expect("a renewal is paid for").id);
+                }
+                Err(e) => panic!("a renewal awaiting payment is handed back, not refused: {e}"),
+            }
+        }
+        assert_eq!(renewals.len(), 1, "every device is given the same renewal");
+        assert_eq!(payments.len(), 1, "and the same payment");
+        let renewal_id = renewals.into_iter().next().unwrap();
+        assert_eq!(
+            instances
+                .count(&format!(
+                    "SELECT COUNT(*) FROM permits WHERE renewal_of = '{}'",
+                    permit.id
+                ))
+                .await,
+            1,
+            "one renewal in the database"
+        );
+        assert_eq!(
+            instances
+                .count(&format!(
+                    "SELECT COUNT(*) FROM payments WHERE permit_id = '{renewal_id}'"
+                ))
+                .await,
+            1,
+            "one payment in the database"
+        );
+
+        // Several devices press Pay on the same page at once: one payment is taken.
+        let payment = client_of(&instances, 0)
+            .payment(&token, payments.iter().next().unwrap())
+            .await
+            .unwrap();
+        let clicks: Vec<_> = (0..PAY_CLICKS)
+            .map(|i| {
+                tokio::spawn(submit_card(
+                    instances.page_on(&payment, i),
+                    "4444333322221111",
+                ))
+            })
+            .collect();
+        requests += PAY_CLICKS;
+        for click in clicks {
+            let page = click.await.unwrap();
+            assert!(page.contains("Payment received"), "{page}");
+        }
+        for (sql, expected) in [
+            (
+                format!("SELECT COUNT(*) FROM payments WHERE permit_id = '{renewal_id}' AND status = 'succeeded'"),
+                1,
+            ),
+            (
+                format!("SELECT COUNT(*) FROM permit_events WHERE permit_id = '{renewal_id}' AND kind = 'paid'"),
+                1,
+            ),
+            (
+                format!("SELECT COUNT(*) FROM permit_events WHERE permit_id = '{}' AND kind = 'renewed'", permit.id),
+                1,
+            ),
+        ] {
+            assert_eq!(instances.count(&sql).await, expected, "{sql}");
+        }
+
+        // Once paid, every further renewal is refused and nothing new is made.
+        let again: Vec<_> = (0..RENEWALS)
+            .map(|i| {
+                let client = client_of(&instances, i);
+                let (token, id) = (token.clone(), permit.id.clone());
+                tokio::spawn(async move {
+                    client
+                        .renew(
+                            &token,
+                            &id,
+                            &RenewalRequest { return_url: None },
+                            &CouncilClient::new_idempotency_key(),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        requests += RENEWALS;
+        for attempt in again {
+            let refused = attempt.await.unwrap().unwrap_err();
+            assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+            assert!(
+                refused.to_string().contains("already been renewed"),
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            instances
+                .count(&format!(
+                    "SELECT COUNT(*) FROM permits WHERE renewal_of = '{}'",
+                    permit.id
+                ))
+                .await,
+            1
+        );
+        let original = client_of(&instances, 1)
+            .permit(&token, &permit.id)
+            .await
+            .unwrap();
+        assert_eq!(original.renewed_by.as_deref(), Some(renewal_id.as_str()));
+    }
+    for council in instances.all {
+        council.server.stop().await;
+    }
+    requests
+}
+
+/// What one round of the cancel-and-renew race ended as.
+#[derive(Debug, Default)]
+struct RaceOutcome {
+    cancelled_first: usize,
+    renewed_first: usize,
+}
+
+/// One device cancels a live permit while another renews it (five of each, interleaved, each
+/// with its own key); then the renewing device pays whatever renewal it was given. The end is
+/// always a cancelled permit with one refund and no live renewal: a renewal made before the
+/// cancellation is withdrawn by it and its page takes no money.
+async fn cancelling_and_renewing_at_once_ends_cancelled_with_no_live_renewal(
+    db: Db,
+) -> (usize, RaceOutcome) {
+    const EACH: usize = 5;
+    let instances = Instances::start(db, "2027-03-01T09:00:00Z").await;
+    let mut permits = Vec::new();
+    for round in 0..CANCEL_ROUNDS {
+        let email = format!("cancel{round}@example.org");
+        permits.push((
+            email.clone(),
+            resident_with_permit(&instances, &email, 40 + round).await,
+        ));
+    }
+    instances.set_clock("2028-02-01T09:00:00Z");
+    let mut outcome = RaceOutcome::default();
+    let mut requests = 0;
+    for (round, (email, permit)) in permits.iter().enumerate() {
+        let token = instances.first().sign_in(email).await;
+        let quote = client_of(&instances, 0)
+            .refund_quote(&token, &permit.id)
+            .await
+            .unwrap();
+        let mut cancels = Vec::new();
+        let mut renewals = Vec::new();
+        for i in 0..EACH * 2 {
+            let client = client_of(&instances, i);
+            let (token, id) = (token.clone(), permit.id.clone());
+            let key = CouncilClient::new_idempotency_key();
+            // Alternate which kind is sent first from round to round.
+            if (i + round) % 2 == 0 {
+                let request = CancellationRequest {
+                    expected_refund_pence: Some(quote.refund_pence),
+                };
+                cancels.push(tokio::spawn(async move {
+                    client.cancel(&token, &id, &request, &key).await
+                }));
+            } else {
+                renewals.push(tokio::spawn(async move {
+                    client
+                        .renew(&token, &id, &RenewalRequest { return_url: None }, &key)
+                        .await
+                }));
+            }
+        }
+        requests += EACH * 2;
+        let mut cancelled = 0;
+        for cancel in cancels {
+            match cancel.await.unwrap() {
+                Ok(c) => {
+                    cancelled += 1;
+                    assert_eq!(c.refund_pence, quote.refund_pence);
+                }
+                Err(e) => assert_conflict(&e, "cancelled, so it cannot be cancelled"),
+            }
+        }
+        assert_eq!(cancelled, 1, "exactly one cancellation takes effect");
+        let mut given: BTreeMap<String, Payment> = BTreeMap::new();
+        for renewal in renewals {
+            match renewal.await.unwrap() {
+                Ok(purchase) => {
+                    given.insert(purchase.permit.id, purchase.payment.expect("paid type"));
+                }
+                Err(e) => assert_conflict(&e, "cancelled, so it cannot be renewed"),
+            }
+        }
+        assert!(given.len() <= 1, "at most one renewal: {given:?}");
+        if given.is_empty() {
+            outcome.cancelled_first += 1;
+        } else {
+            outcome.renewed_first += 1;
+        }
+        // The renewing device now pays for what it was given: nothing is taken.
+        for (renewal_id, payment) in &given {
+            if payment.next_url.is_some() {
+                let page = submit_card(instances.page_on(payment, 1), "4444333322221111").await;
+                requests += 1;
+                assert!(page.contains("Payment not taken"), "{page}");
+            } else {
+                // The cancellation came between the renewal's commit and its answer, which
+                // already shows the payment withdrawn.
+                assert_eq!(payment.status, PaymentStatus::Failed);
+            }
+            let renewal = client_of(&instances, 1)
+                .permit(&token, renewal_id)
+                .await
+                .unwrap();
+            assert_eq!(renewal.status, PermitStatus::PaymentFailed);
+        }
+
+        let id = &permit.id;
+        for (sql, expected) in [
+            (format!("SELECT COUNT(*) FROM permits WHERE id = '{id}' AND state = 'cancelled'"), 1),
+            (
+                format!("SELECT COUNT(*) FROM refunds WHERE permit_id = '{id}' AND amount_pence = {}", quote.refund_pence),
+                1,
+            ),
+            (format!("SELECT COUNT(*) FROM refunds WHERE permit_id = '{id}'"), 1),
+            (
+                format!("SELECT COUNT(*) FROM permits WHERE renewal_of = '{id}' AND state IN ('awaiting_payment', 'active')"),
+                0,
+            ),
+            (
+                format!("SELECT COUNT(*) FROM payments y JOIN permits p ON p.id = y.permit_id WHERE p.renewal_of = '{id}' AND y.status <> 'failed'"),
+                0,
+            ),
+            (
+                format!("SELECT COUNT(*) FROM permits WHERE renewal_of = '{id}'"),
+                i64::try_from(given.len()).unwrap(),
+            ),
+        ] {
+            assert_eq!(instances.count(&sql).await, expected, "{sql}");
+        }
+        let seen = client_of(&instances, 0)
+            .permit(&token, &permit.id)
+            .await
+            .unwrap();
+        assert_eq!(seen.status, PermitStatus::Cancelled);
+        assert_eq!(seen.renewed_by, None, "no live renewal");
+        // A cancelled permit stays unrenewable.
+        let later = client_of(&instances, 1)
+            .renew(
+                &token,
+                &permit.id,
+                &RenewalRequest { return_url: None },
+                &CouncilClient::new_idempotency_key(),
+            )
+            .await
+            .unwrap_err();
+        assert_conflict(&later, "cancelled, so it cannot be renewed");
+    }
+    for council in instances.all {
+        council.server.stop().await;
+    }
+    (requests, outcome)
+}
+
+fn assert_conflict(error: &ClientError, says: &str) {
+    assert_eq!(error.kind(), ErrorKind::Conflict, "{error}");
+    assert!(error.to_string().contains(says), "{error}");
+}
+
+#[tokio::test]
+async fn on_sqlite_fifty_devices_renewing_one_permit_at_once_make_one_renewal_and_one_payment() {
+    let requests = devices_renewing_one_permit_at_once_make_one_renewal(Db::Sqlite).await;
+    eprintln!("renewal race (SQLite, 1 instance): {ROUNDS} rounds, {requests} requests");
+}
+
+#[tokio::test]
+async fn on_postgres_fifty_devices_renewing_through_two_instances_make_one_renewal_and_one_payment()
+{
+    let requests = devices_renewing_one_permit_at_once_make_one_renewal(Db::Postgres).await;
+    eprintln!("renewal race (PostgreSQL, 2 instances): {ROUNDS} rounds, {requests} requests");
+}
+
+#[tokio::test]
+async fn on_sqlite_cancelling_and_renewing_at_once_ends_cancelled_with_no_live_renewal() {
+    let (requests, outcome) =
+        cancelling_and_renewing_at_once_ends_cancelled_with_no_live_renewal(Db::Sqlite).await;
+    eprintln!("cancel/renew race (SQLite, 1 instance): {requests} requests, {outcome:?}");
+}
+
+#[tokio::test]
+async fn on_postgres_cancelling_and_renewing_through_two_instances_ends_cancelled_with_no_live_renewal(
+) {
+    let (requests, outcome) =
+        cancelling_and_renewing_at_once_ends_cancelled_with_no_live_renewal(Db::Postgres).await;
+    eprintln!("cancel/renew race (PostgreSQL, 2 instances): {requests} requests, {outcome:?}");
+}
+
+/// The bug the cancel-and-renew race found, step by step: before the fix, a renewal made just
+/// before its permit was cancelled could still be paid, issuing next year's permit for a
+/// permit the resident had cancelled and been refunded for.
+#[tokio::test]
+async fn a_renewal_awaiting_payment_is_withdrawn_when_its_permit_is_cancelled() {
+    let instances = Instances::start(Db::Sqlite, "2027-03-01T09:00:00Z").await;
+    let permit = resident_with_permit(&instances, "withdrawn@example.org", 7).await;
+    instances.set_clock("2028-02-01T09:00:00Z");
+    let council = instances.first();
+    let token = council.sign_in("withdrawn@example.org").await;
+    let renewal = council
+        .client
+        .renew(
+            &token,
+            &permit.id,
+            &RenewalRequest { return_url: None },
+            &CouncilClient::new_idempotency_key(),
+        )
+        .await
+        .unwrap();
+    council
+        .client
+        .cancel(
+            &token,
+            &permit.id,
+            &CancellationRequest::default(),
+            &CouncilClient::new_idempotency_key(),
+        )
+        .await
+        .unwrap();
+    let payment = renewal.payment.unwrap();
+    let page = council.pay(&payment, "4444333322221111").await;
+    assert!(page.contains("Payment not taken"), "{page}");
+    let after = council.client.payment(&token, &payment.id).await.unwrap();
+    assert_eq!(after.status, PaymentStatus::Failed);
+    let withdrawn = council
+        .client
+        .permit(&token, &renewal.permit.id)
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status, PermitStatus::PaymentFailed);
+    assert!(
+        withdrawn
+            .history
+            .iter()
+            .any(|h| h.detail.contains("renewal was withdrawn")),
+        "the resident is told why: {:?}",
+        withdrawn.history
+    );
+}
