@@ -3,7 +3,7 @@ import type { PostalAddress } from "./PostalAddress";
 
 export type RegisterRequest = { email: string, 
 /**
- * At least 10 characters.
+ * 10 to 128 characters.
  */
 password: string, name: string, address: PostalAddress, 
 /**
