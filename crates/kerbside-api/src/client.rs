@@ -141,6 +141,22 @@ impl CouncilClient {
         .await
     }
 
+    /// Changes the password. Every session of the account is revoked, `token` included; the
+    /// answer is a new session for this device. Not retried with an idempotency key: the answer
+    /// carries a token, which the council must not store, and a lost answer leaves the resident
+    /// to sign in with the new password.
+    pub async fn change_password(
+        &self,
+        token: &str,
+        body: &PasswordChange,
+    ) -> Result<Session, ClientError> {
+        self.send(
+            self.request(Method::PUT, "/me/password", Some(token))
+                .json(body),
+        )
+        .await
+    }
+
     pub async fn permits(&self, token: &str) -> Result<PermitList, ClientError> {
         self.send(self.request(Method::GET, "/permits", Some(token)))
             .await

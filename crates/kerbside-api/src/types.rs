@@ -71,6 +71,17 @@ pub struct SignInRequest {
     pub password: String,
 }
 
+/// `PUT /me/password`: the password the resident signs in with now, and the new one (the same
+/// rules as on registration: 10 to 128 characters).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 10 characters, at most 128, and not the current one.
+    pub new_password: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[ts(export)]
 pub struct Session {

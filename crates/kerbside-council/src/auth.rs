@@ -1,16 +1,20 @@
-//! Passwords (argon2id), bearer tokens (256 random bits, stored only as SHA-256) and the
-//! extractor that turns `Authorization: Bearer …` into the signed-in account.
+//! Passwords (argon2id), bearer tokens (256 random bits, stored only as SHA-256), the
+//! extractor that turns `Authorization: Bearer …` into the signed-in account, and the limits on
+//! failed sign-ins per account and per client address.
 
 use crate::error::{Error, Result};
 use crate::service::{self, AccountRow};
+use crate::store::{from_millis, millis, new_id};
 use crate::AppState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use base64::Engine;
+use chrono::{DateTime, Duration, Timelike, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
 
 /// How long a sign-in lasts.
 pub const SESSION_DAYS: i64 = 30;
@@ -111,6 +115,216 @@ impl FromRequestParts<AppState> for OfficerAccount {
     }
 }
 
+// ---------------------------------------------------------------- sign-in limits
+
+/// Failed sign-ins allowed per account (email as typed, account or not) in one window.
+pub const ACCOUNT_ATTEMPTS: usize = 5;
+/// Failed sign-ins allowed from one client address (any accounts) in one window.
+pub const ADDRESS_ATTEMPTS: usize = 20;
+/// The sliding window the limits count over, by the council's clock.
+pub const ATTEMPT_WINDOW_MINUTES: i64 = 15;
+
+/// Where a request came from, as the key of the per-address limit: the TCP peer's IP address
+/// (IPv4, or an IPv6 /64, the block one subscriber usually holds). `X-Forwarded-For` is not
+/// trusted: anyone can send it. Behind a reverse proxy every client therefore shares the
+/// proxy's address (and its limit); a council running one should limit sign-ins there too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+impl ClientAddress {
+    pub fn of(ip: IpAddr) -> ClientAddress {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => ClientAddress(v4.to_string()),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                ClientAddress(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        // `spawn` serves with connect info; a router called directly (`oneshot`) has none, and
+        // all such callers share one "unknown" address.
+        Ok(parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| ClientAddress::of(peer.ip()))
+            .unwrap_or_else(|| ClientAddress("unknown".into())))
+    }
+}
+
+/// The per-account key: a hash of the email as typed, so a password typed into the email
+/// field by mistake is never stored readable.
+pub fn account_key(email: &str) -> String {
+    sha256_hex(email.trim().to_lowercase().as_bytes())
+}
+
+/// One password check that passed the limits. It is recorded as a failure *before* the
+/// password is verified, so concurrent attempts can never verify more passwords than the limit
+/// allows (each one counts the others'); [`Attempt::succeeded`] takes it back.
+#[must_use]
+pub struct Attempt {
+    account_key: String,
+    client_key: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    id: String,
+    at: i64,
+}
+
+fn window() -> Duration {
+    Duration::minutes(ATTEMPT_WINDOW_MINUTES)
+}
+
+/// When the limit stops refusing, if `rows` (newest first, the window's failures) reach it.
+fn lifted_at(rows: &[AttemptRow], own: Option<&str>, limit: usize) -> Option<DateTime<Utc>> {
+    let others: Vec<&AttemptRow> = rows.iter().filter(|r| Some(r.id.as_str()) != own).collect();
+    // With `limit` or more failures in the window, it lifts once the limit-th newest leaves it.
+    others
+        .get(limit - 1)
+        .map(|row| from_millis(row.at) + window())
+}
+
+/// "10:45": the UK local time by which the limit has lifted (rounded up to the minute).
+fn uk_time(at: DateTime<Utc>) -> String {
+    let mut local = at.with_timezone(&kerbside_rules::UK_TIME_ZONE);
+    if local.second() != 0 || local.nanosecond() != 0 {
+        local += Duration::minutes(1);
+    }
+    local.format("%H:%M").to_string()
+}
+
+fn refused_for_account(until: DateTime<Utc>) -> Error {
+    Error::RateLimited(format!(
+        "Too many sign-in attempts for this account. Try again after {}.",
+        uk_time(until)
+    ))
+}
+
+fn refused_for_address(until: DateTime<Utc>) -> Error {
+    Error::RateLimited(format!(
+        "Too many sign-in attempts from this network. Try again after {}.",
+        uk_time(until)
+    ))
+}
+
+async fn recent(
+    state: &AppState,
+    column: &str,
+    key: &str,
+    since: i64,
+    limit: usize,
+) -> Result<Vec<AttemptRow>> {
+    // `column` is one of two names chosen in this module, never input.
+    Ok(sqlx::query_as::<_, AttemptRow>(&format!(
+        "SELECT id, at FROM sign_in_attempts WHERE {column} = $1 AND at > $2 \
+         ORDER BY at DESC, id LIMIT $3"
+    ))
+    .bind(key)
+    .bind(since)
+    .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+    .fetch_all(state.store.pool())
+    .await?)
+}
+
+/// The limits as they stand, `own` (a provisional row) left out: Err(429) if either is reached.
+async fn check_limits(
+    state: &AppState,
+    account_key: &str,
+    client_key: &str,
+    own: Option<&str>,
+) -> Result<()> {
+    let since = millis(state.clock.now() - window());
+    let by_account = recent(state, "account_key", account_key, since, ACCOUNT_ATTEMPTS).await?;
+    if let Some(until) = lifted_at(&by_account, own, ACCOUNT_ATTEMPTS) {
+        return Err(refused_for_account(until));
+    }
+    let by_address = recent(state, "client_key", client_key, since, ADDRESS_ATTEMPTS).await?;
+    if let Some(until) = lifted_at(&by_address, own, ADDRESS_ATTEMPTS) {
+        return Err(refused_for_address(until));
+    }
+    Ok(())
+}
+
+/// Refuses (429, before any password hashing) if the account or the address has had too many
+/// failures in the window; otherwise records this attempt as a failure until it succeeds.
+pub async fn begin_attempt(
+    state: &AppState,
+    account_key: &str,
+    client: &ClientAddress,
+) -> Result<Attempt> {
+    check_limits(state, account_key, &client.0, None).await?;
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO sign_in_attempts (id, account_key, client_key, at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(account_key)
+    .bind(&client.0)
+    .bind(millis(state.clock.now()))
+    .execute(state.store.pool())
+    .await?;
+    // Attempts that raced this one have recorded themselves too: if, counting them and this
+    // one, a limit is passed, take this one back and refuse it.
+    let since = millis(state.clock.now() - window());
+    let by_account = recent(state, "account_key", account_key, since, ACCOUNT_ATTEMPTS).await?;
+    let by_address = recent(state, "client_key", &client.0, since, ADDRESS_ATTEMPTS).await?;
+    let over = by_account.len() > ACCOUNT_ATTEMPTS || by_address.len() > ADDRESS_ATTEMPTS;
+    if over {
+        sqlx::query("DELETE FROM sign_in_attempts WHERE id = $1")
+            .bind(&id)
+            .execute(state.store.pool())
+            .await?;
+        let until = lifted_at(&by_account, Some(&id), ACCOUNT_ATTEMPTS);
+        return Err(match until {
+            Some(until) => refused_for_account(until),
+            None => refused_for_address(
+                lifted_at(&by_address, Some(&id), ADDRESS_ATTEMPTS)
+                    .unwrap_or_else(|| state.clock.now() + window()),
+            ),
+        });
+    }
+    Ok(Attempt {
+        account_key: account_key.to_string(),
+        client_key: client.0.clone(),
+    })
+}
+
+impl Attempt {
+    /// The password was right: this account's failures from this address are forgotten (a
+    /// resident's own typos). Other accounts' failures from this address still count.
+    pub async fn succeeded(self, state: &AppState) -> Result<()> {
+        sqlx::query("DELETE FROM sign_in_attempts WHERE account_key = $1 AND client_key = $2")
+            .bind(&self.account_key)
+            .bind(&self.client_key)
+            .execute(state.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The password was wrong: the attempt stays recorded. Failures that have left the window
+    /// are deleted now, so the table stays small without a background job.
+    pub async fn failed(self, state: &AppState) {
+        let cutoff = millis(state.clock.now() - window());
+        let deleted = sqlx::query("DELETE FROM sign_in_attempts WHERE at <= $1")
+            .bind(cutoff)
+            .execute(state.store.pool())
+            .await;
+        if let Err(error) = deleted {
+            tracing::warn!(%error, "deleting old sign-in attempts failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +351,55 @@ mod tests {
             .await
             .unwrap());
         assert!(!verify_password("anything".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn the_client_address_is_the_ip_or_its_ipv6_64() {
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(ClientAddress::of(v4).0, "203.0.113.7");
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(ClientAddress::of(mapped).0, "203.0.113.7");
+        let v6: IpAddr = "2001:db8:aa:bb:1:2:3:4".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:aa:bb:ffff::9".parse().unwrap();
+        assert_eq!(ClientAddress::of(v6).0, "2001:db8:aa:bb::/64");
+        assert_eq!(ClientAddress::of(v6), ClientAddress::of(same_64));
+    }
+
+    #[test]
+    fn the_time_to_try_again_is_uk_local_and_rounded_up_to_the_minute() {
+        let summer = DateTime::parse_from_rfc3339("2027-06-01T09:44:30Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(uk_time(summer), "10:45", "BST is UTC+1; 10:44:30 rounds up");
+        let winter = DateTime::parse_from_rfc3339("2027-01-10T09:45:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(uk_time(winter), "09:45", "GMT; already on the minute");
+    }
+
+    #[test]
+    fn the_account_key_ignores_case_and_spaces_and_is_not_the_email() {
+        assert_eq!(
+            account_key(" Sam@Example.org "),
+            account_key("sam@example.org")
+        );
+        assert!(!account_key("sam@example.org").contains("sam"));
+    }
+
+    #[test]
+    fn a_limit_lifts_when_its_oldest_counted_failure_leaves_the_window() {
+        let rows: Vec<AttemptRow> = (0..3)
+            .map(|i| AttemptRow {
+                id: format!("r{i}"),
+                at: 1_000_000 - i * 60_000,
+            })
+            .collect();
+        assert!(lifted_at(&rows, None, 4).is_none(), "3 failures, limit 4");
+        let lifted = lifted_at(&rows, None, 3).unwrap();
+        assert_eq!(millis(lifted), 1_000_000 - 2 * 60_000 + 15 * 60_000);
+        assert!(
+            lifted_at(&rows, Some("r0"), 3).is_none(),
+            "own row not counted"
+        );
     }
 }

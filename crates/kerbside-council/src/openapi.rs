@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         routes::openapi_document, routes::council, routes::register, routes::sign_in, routes::sign_out,
-        routes::profile, routes::update_profile, routes::list_permits, routes::get_permit, routes::quote,
+        routes::profile, routes::update_profile, routes::change_password, routes::list_permits, routes::get_permit, routes::quote,
         routes::buy, routes::change_registration, routes::renew, routes::refund_quote, routes::cancel,
         routes::get_payment, routes::list_address_changes, routes::create_address_change,
         routes::upload_evidence, routes::submit_address_change, routes::officer_address_changes,

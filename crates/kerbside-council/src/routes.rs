@@ -1,7 +1,7 @@
 //! HTTP handlers: thin, each takes the request apart, calls [`crate::service`] and answers.
 //! The `#[utoipa::path]` on each one is the OpenAPI document's source of truth.
 
-use crate::auth::{CurrentAccount, OfficerAccount};
+use crate::auth::{ClientAddress, CurrentAccount, OfficerAccount};
 use crate::error::{Error, Result};
 use crate::{address_changes, idempotency, openapi, pay_page, service, views, AppState};
 use axum::body::Body;
@@ -24,7 +24,6 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi_document))
         .route("/council", get(council))
         .route("/accounts", post(register))
-        .route("/sessions", post(sign_in))
         .route("/sessions/current", axum::routing::delete(sign_out))
         .route("/me", get(profile).patch(update_profile))
         .route("/permits", get(list_permits).post(buy))
@@ -69,8 +68,17 @@ pub fn router(state: AppState) -> Router {
         "/address-changes/{id}/files",
         post(upload_evidence).layer(DefaultBodyLimit::disable()),
     );
+    // Answers that carry a new bearer token skip the idempotency middleware too: it would keep
+    // the answer (the token, readable) in the database to replay it. A retried sign-in simply
+    // signs in again; a password change is not repeated (its old password no longer works).
+    let credentials = Router::new()
+        .route("/sessions", post(sign_in))
+        .route("/me/password", put(change_password));
     Router::new()
-        .nest(kerbside_api::API_PREFIX, api.merge(uploads))
+        .nest(
+            kerbside_api::API_PREFIX,
+            api.merge(uploads).merge(credentials),
+        )
         .merge(pay_page::router())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -197,14 +205,34 @@ pub async fn register(
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = SignInRequest,
-    responses((status = 201, body = Session), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+    description = "Signs in. Failed attempts are limited per account (5 in 15 minutes) and per client address (20 in 15 minutes); past a limit every attempt, even with the right password, is refused with 429 until the time the message gives.",
+    responses((status = 201, body = Session), (status = 400, body = ApiError), (status = 401, body = ApiError, description = "Wrong email address or password (the answer does not say which)"),
+        (status = 429, body = ApiError, description = "Too many failed attempts for this account or from this address; the message says when to try again")))]
 pub async fn sign_in(
     State(state): State<AppState>,
+    client: ClientAddress,
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<(StatusCode, Json<Session>)> {
     Ok((
         StatusCode::CREATED,
-        Json(service::sign_in(&state, req).await?),
+        Json(service::sign_in(&state, req, &client).await?),
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "accounts", security(("bearer" = [])), request_body = PasswordChange,
+    description = "Changes the password. On success every session of the account is revoked, the caller's included, and a new session for the caller is returned: keep its token. A wrong current password counts as a failed sign-in attempt.",
+    responses((status = 200, body = Session, description = "Changed; every earlier token of this account now gets 401"), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 409, body = ApiError, description = "The password was changed meanwhile by another request"),
+        (status = 422, body = ApiError, description = "Current password not right, or the new one breaks the rules (10 to 128 characters, not the current one)"),
+        (status = 429, body = ApiError, description = "Too many failed attempts for this account or from this address")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    current: CurrentAccount,
+    client: ClientAddress,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<Json<Session>> {
+    Ok(Json(
+        service::change_password(&state, &current.account, req, &client).await?,
     ))
 }
 

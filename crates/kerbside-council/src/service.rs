@@ -227,20 +227,27 @@ fn check_date_of_birth(dob: Option<NaiveDate>, today: NaiveDate) -> Result<Optio
     }
 }
 
+/// The rules for a new password, on registration and on a change. `what` names it in the
+/// message ("Your password", "Your new password").
+fn check_new_password(password: &str, what: &str) -> Result<()> {
+    let length = password.chars().count();
+    if length < 10 {
+        return Err(Error::Validation(format!(
+            "{what} must be at least 10 characters long."
+        )));
+    }
+    if length > 128 {
+        return Err(Error::Validation(format!(
+            "{what} must be 128 characters or fewer."
+        )));
+    }
+    Ok(())
+}
+
 pub async fn register(state: &AppState, req: RegisterRequest) -> Result<AccountRow> {
     let (now, today) = today(state);
     let email = normalise_email(&req.email, "an email address")?;
-    let password_length = req.password.chars().count();
-    if password_length < 10 {
-        return Err(Error::Validation(
-            "Your password must be at least 10 characters long.".into(),
-        ));
-    }
-    if password_length > 128 {
-        return Err(Error::Validation(
-            "Your password must be 128 characters or fewer.".into(),
-        ));
-    }
+    check_new_password(&req.password, "Your password")?;
     let name = check_name(&req.name)?;
     let address = parse_address(&req.address)?;
     let date_of_birth = check_date_of_birth(req.date_of_birth, today)?;
@@ -322,9 +329,16 @@ pub async fn account_by_id(state: &AppState, id: &str) -> Result<AccountRow> {
         .ok_or_else(|| Error::Unauthorised("Your account no longer exists.".into()))
 }
 
-pub async fn sign_in(state: &AppState, req: SignInRequest) -> Result<Session> {
+/// Signs in, within the limits on failed attempts (see [`auth::begin_attempt`]): a refused
+/// attempt is answered before any password hashing.
+pub async fn sign_in(
+    state: &AppState,
+    req: SignInRequest,
+    client: &auth::ClientAddress,
+) -> Result<Session> {
     let (now, _) = today(state);
     let email = req.email.trim().to_lowercase();
+    let attempt = auth::begin_attempt(state, &auth::account_key(&email), client).await?;
     let account = sqlx::query_as::<_, AccountRow>(&format!("{ACCOUNT_SELECT} WHERE email = $1"))
         .bind(&email)
         .fetch_optional(state.store.pool())
@@ -334,25 +348,119 @@ pub async fn sign_in(state: &AppState, req: SignInRequest) -> Result<Session> {
         account.as_ref().map(|a| a.password_hash.clone()),
     )
     .await?;
+    let wrong = || {
+        Error::Unauthorised(
+            "The email address or password is not right. Check them and try again.".into(),
+        )
+    };
     let account = match (ok, account) {
         (true, Some(account)) => account,
         _ => {
-            return Err(Error::Unauthorised(
-                "The email address or password is not right. Check them and try again.".into(),
-            ))
+            attempt.failed(state).await;
+            return Err(wrong());
         }
     };
+    let mut tx = state.store.pool().begin().await?;
+    // Only if the password is still the one just verified: a password change that committed
+    // meanwhile (and revoked every session) must not be outrun by a sign-in with the old one.
+    // On PostgreSQL this waits for such a change's row lock, then sees its new hash.
+    let unchanged = sqlx::query(
+        "UPDATE accounts SET password_hash = password_hash WHERE id = $1 AND password_hash = $2",
+    )
+    .bind(&account.id)
+    .bind(&account.password_hash)
+    .execute(&mut *tx)
+    .await?;
+    if unchanged.rows_affected() != 1 {
+        tx.rollback().await?;
+        attempt.failed(state).await;
+        return Err(wrong());
+    }
+    let (token, expires_at) = new_session(&mut tx, &account.id, now).await?;
+    tx.commit().await?;
+    attempt.succeeded(state).await?;
+    Ok(Session {
+        token,
+        expires_at,
+        profile: views::profile(state, &account),
+    })
+}
+
+/// A new session for the account: the token (returned once, stored only as its hash) and
+/// when it expires.
+async fn new_session(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, DateTime<Utc>)> {
     let token = auth::new_token();
     let expires_at = now + Duration::days(auth::SESSION_DAYS);
     sqlx::query(
         "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(auth::token_hash(&token))
-    .bind(&account.id)
+    .bind(account_id)
     .bind(millis(now))
     .bind(millis(expires_at))
-    .execute(state.store.pool())
+    .execute(&mut *conn)
     .await?;
+    Ok((token, expires_at))
+}
+
+/// Changes the password of the signed-in account after checking its current one (a wrong one
+/// counts against the sign-in limits, so a stolen token cannot be used to guess it), then
+/// revokes every session of the account, the caller's included, and returns a new one: after a
+/// change, only whoever made it is signed in.
+pub async fn change_password(
+    state: &AppState,
+    account: &AccountRow,
+    req: PasswordChange,
+    client: &auth::ClientAddress,
+) -> Result<Session> {
+    let (now, _) = today(state);
+    check_new_password(&req.new_password, "Your new password")?;
+    if req.new_password == req.current_password {
+        return Err(Error::Validation(
+            "Your new password must be different from your current one.".into(),
+        ));
+    }
+    let attempt = auth::begin_attempt(state, &auth::account_key(&account.email), client).await?;
+    let ok =
+        auth::verify_password(req.current_password, Some(account.password_hash.clone())).await?;
+    if !ok {
+        attempt.failed(state).await;
+        return Err(Error::Validation(
+            "Your current password is not right. Enter the password you sign in with now.".into(),
+        ));
+    }
+    let new_hash = auth::hash_password(req.new_password).await?;
+    let mut tx = state.store.pool().begin().await?;
+    // The first statement writes (the account's row lock on PostgreSQL, the write lock on
+    // SQLite), and only if the password is still the one just verified: of two changes made
+    // at once, one wins and the other is told.
+    let changed =
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(&new_hash)
+            .bind(&account.id)
+            .bind(&account.password_hash)
+            .execute(&mut *tx)
+            .await?;
+    if changed.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Err(Error::Conflict(
+            "Your password was changed a moment ago from somewhere else. Sign in again with the new password.".into(),
+        ));
+    }
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+        .bind(millis(now))
+        .bind(&account.id)
+        .execute(&mut *tx)
+        .await?;
+    let (token, expires_at) = new_session(&mut tx, &account.id, now).await?;
+    tx.commit().await?;
+    attempt.succeeded(state).await?;
+    tracing::info!(account = %account.id, "password changed; every other session revoked");
+    let account = account_by_id(state, &account.id).await?;
     Ok(Session {
         token,
         expires_at,
