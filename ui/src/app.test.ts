@@ -263,6 +263,21 @@ describe("an ended session", () => {
     await vi.waitFor(() => expect(byTestId<HTMLInputElement>("profile-name")?.value).toBe("Sam Patel"));
   });
 
+  it("shows the council's refusal after too many attempts on the form, even with the right password", async () => {
+    fake.signedIn = false;
+    fake.signInRefusal = "Too many sign-in attempts for this account. Try again after 10:45.";
+    const app = shell();
+    await app.start();
+    byTestId<HTMLInputElement>("sign-in-email")!.value = "demo@kerbside.example";
+    byTestId<HTMLInputElement>("sign-in-password")!.value = "kerbside-demo-2026";
+    q<HTMLFormElement>("#sign-in-form")!.requestSubmit();
+    await vi.waitFor(() =>
+      expect(byTestId("sign-in-error")?.textContent).toBe("Too many sign-in attempts for this account. Try again after 10:45."),
+    );
+    expect(heading()).toBe("Sign in");
+    expect(byTestId<HTMLButtonElement>("sign-in-button")?.disabled).toBe(false);
+  });
+
   it("links field errors to their inputs", async () => {
     fake.signedIn = false;
     const app = shell();

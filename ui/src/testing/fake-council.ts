@@ -90,6 +90,8 @@ export class FakeCouncil {
   offline = false;
   /** Commands that reject with `unauthorised` once (the session ended). */
   expireSessionOn = new Set<string>();
+  /** When set, sign-in is refused as the council refuses too many attempts (429, rate_limited). */
+  signInRefusal: string | null = null;
   filter: PermitFilter = "all";
   lastSynced: string | null = "2026-11-26T14:05:00Z";
   cached: PermitCard[] = [card({ id: "p1" })];
@@ -248,6 +250,7 @@ export class FakeCouncil {
       case "sign_in": {
         if (this.offline) throw { kind: "offline", message: "Kerbside cannot reach the council." };
         const req = args?.request as { email: string; password: string };
+        if (this.signInRefusal) throw { kind: "rate_limited", message: this.signInRefusal };
         if (req.password !== "kerbside-demo-2026") throw { kind: "unauthorised", message: "Wrong email or password." };
         this.signedIn = true;
         return this.profile;
