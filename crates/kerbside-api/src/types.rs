@@ -79,6 +79,7 @@ pub struct SignInRequest {
 pub struct PasswordChange {
     pub current_password: String,
     /// At least 10 characters, at most 128, and not the current one.
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 
