@@ -2,6 +2,7 @@
 //! registers the thin commands in [`commands`], raises renewal notifications and runs the
 //! background sync. All rules, storage and council access live in crates/.
 
+mod bench;
 mod commands;
 mod notify;
 mod tray;
@@ -54,6 +55,7 @@ fn with_handlers<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::submit_address_change,
         commands::autostart_enabled,
         commands::set_autostart,
+        bench::bench_mark,
     ])
 }
 
@@ -78,13 +80,14 @@ fn clock_from_env() -> (SharedClock, bool) {
 
 /// Syncs at start-up and then hourly, raising any due renewal notifications each time.
 fn spawn_background_sync<R: Runtime>(app: tauri::AppHandle<R>, core: Arc<Kerbside>) {
+    let every = bench::sync_every(BACKGROUND_SYNC_EVERY);
     tauri::async_runtime::spawn(async move {
         loop {
             commands::sync_and_remind(&app, &core).await.ok();
             if let Ok(view) = core.cached_permits().await {
                 let _ = app.emit("permits-updated", view);
             }
-            tokio::time::sleep(BACKGROUND_SYNC_EVERY).await;
+            tokio::time::sleep(every).await;
         }
     });
 }
@@ -98,7 +101,11 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let app = with_handlers(tauri::Builder::default())
+    let mut builder = tauri::Builder::default();
+    if let Some(marks) = bench::mark_plugin() {
+        builder = builder.plugin(marks);
+    }
+    let app = with_handlers(builder)
         .plugin(tauri_plugin_notification::init())
         // Started at login with --in-tray: the window stays hidden, reminders still arrive.
         .plugin(tauri_plugin_autostart::init(

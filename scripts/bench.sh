@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every Kerbside benchmark and writes target/bench/results.md (the figures that go into
+# docs/BENCHMARKS.md). Speed is measured here, never in the tests.
+#   bash scripts/bench.sh              everything (about 15 minutes after the release build)
+#   BENCH_ONLY="council desktop" ...   a subset: ceiling, council, reminders, desktop
+#   BENCH_SECONDS=15                   seconds per council load phase
+# CARGO_TARGET_DIR is taken from the environment if set.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+only=" ${BENCH_ONLY:-ceiling council reminders desktop} "
+want() { [[ "$only" == *" $1 "* ]]; }
+seconds=${BENCH_SECONDS:-15}
+
+bash scripts/setup.sh
+[ -d ui/node_modules ] || npm --prefix ui ci --no-audit --no-fund --loglevel=error
+npm --prefix ui run build >/dev/null
+
+target=${CARGO_TARGET_DIR:-$here/target}
+out=$here/target/bench
+mkdir -p "$out"
+report=$out/rows.md
+rm -f "$report" "$out/rows.notes.md"
+
+echo "bench: building release binaries (thin LTO; the first build takes a while)"
+cargo build --release -p kerbside-bench --bins
+if want desktop; then
+  cargo build --release --bin kerbside
+  # The bare app: its own workspace, the same target dir, tauri version and release profile;
+  # the root lock file pins the same dependency versions so Kerbside's compiled ones are reused.
+  cp Cargo.lock bench/hello-tauri/Cargo.lock
+  (cd bench/hello-tauri && cargo build --release --locked)
+fi
+bin=$target/release
+
+if want ceiling || want council; then
+  "$bin/sqlite-ceiling" --dir "$out" --report "$report" --ceiling-out "$out/ceiling.txt"
+fi
+if want council; then
+  "$bin/council-load" --db sqlite --dir "$out" --seconds "$seconds" --report "$report" \
+    --ceiling "$out/ceiling.txt" --sqlite-mix "$out/sqlite-mix.txt"
+  pg_url=$(bash scripts/pg.sh start)
+  "$bin/council-load" --db postgres --postgres-admin-url "$pg_url" --dir "$out" \
+    --seconds "$seconds" --report "$report" --sqlite-mix "$out/sqlite-mix.txt"
+fi
+if want reminders; then
+  "$bin/reminder-job" --dir "$out" --report "$report" --catch-up
+fi
+if want desktop; then
+  bash scripts/with-desktop-session.sh "$bin/desktop-start" --kerbside "$bin/kerbside" \
+    --hello "$bin/hello-tauri" --ui-dist ui/dist --dir "$out" --report "$report"
+fi
+
+{
+  echo "# Kerbside benchmark results"
+  echo
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates src-tauri ui/src bench || echo ' (with local changes)')"
+  echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB RAM, kernel $(uname -r)"
+  echo "- Disk: $(df -hT "$out" | awk 'NR==2{print $2 " on " $1}')"
+  echo "- Command: bash scripts/bench.sh"
+  echo
+  cat <<'HEADER'
+| Area | Measure | Target | Figure | Ratio | Met? |
+|---|---|---|---|---|---|
+HEADER
+  cat "$report"
+  [ -f "$out/rows.notes.md" ] && cat "$out/rows.notes.md"
+} > "$out/results.md"
+echo
+cat "$out/results.md"
+echo
+echo "bench: results in target/bench/results.md (copy the figures into docs/BENCHMARKS.md)"

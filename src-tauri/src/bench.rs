@@ -1,0 +1,90 @@
+//! Hooks for the desktop benchmarks (crates/kerbside-bench, `desktop-start`); inert unless
+//! their environment variables are set, and logged loudly when they are.
+//!
+//! - `KERBSIDE_BENCH_MARK_FILE=PATH`: when the UI sets a performance mark (the permits screen
+//!   sets `cached-permits-visible` once the first permit card is drawn), the time the next
+//!   frame is painted is appended to PATH as `<unix nanoseconds> <mark name>`. The page is
+//!   observed by an initialisation script, so the UI carries no benchmark code.
+//! - `KERBSIDE_BENCH_SYNC_EVERY_SECS=N`: the background sync and renewal check run every N
+//!   seconds instead of hourly, to compress many hours of idle running into minutes.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tauri::plugin::TauriPlugin;
+use tauri::Runtime;
+
+const MARK_FILE: &str = "KERBSIDE_BENCH_MARK_FILE";
+const SYNC_EVERY: &str = "KERBSIDE_BENCH_SYNC_EVERY_SECS";
+
+/// Reports every performance mark after the frame that shows it has been painted (two
+/// animation frames later), through the `bench_mark` command.
+const OBSERVE_MARKS: &str = r#"(function () {
+  if (!window.__TAURI_INTERNALS__ || typeof PerformanceObserver === "undefined") return;
+  const seen = new Set();
+  const report = (name) => requestAnimationFrame(() => requestAnimationFrame(() =>
+    window.__TAURI_INTERNALS__.invoke("bench_mark", { name }).catch(() => {})));
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (!seen.has(entry.name)) { seen.add(entry.name); report(entry.name); }
+    }
+  }).observe({ type: "mark", buffered: true });
+})();"#;
+
+fn mark_file() -> Option<String> {
+    std::env::var(MARK_FILE)
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+}
+
+/// The plugin that injects the mark observer, when `KERBSIDE_BENCH_MARK_FILE` is set.
+pub fn mark_plugin<R: Runtime>() -> Option<TauriPlugin<R>> {
+    let file = mark_file()?;
+    tracing::warn!(%file, "{MARK_FILE} is set: reporting the UI's performance marks for a benchmark");
+    Some(
+        tauri::plugin::Builder::new("kerbside-bench")
+            .js_init_script(OBSERVE_MARKS.to_string())
+            .build(),
+    )
+}
+
+/// How often the background sync runs: hourly, unless a benchmark shortens it.
+pub fn sync_every(default: Duration) -> Duration {
+    match std::env::var(SYNC_EVERY)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+    {
+        Some(secs) if secs > 0 => {
+            tracing::warn!(
+                secs,
+                "{SYNC_EVERY} is set: background sync runs every {secs} s for a benchmark"
+            );
+            Duration::from_secs(secs)
+        }
+        _ => default,
+    }
+}
+
+/// Appends `<unix nanoseconds> <name>` to the mark file; does nothing without one.
+#[tauri::command]
+pub async fn bench_mark(name: String) {
+    let Some(file) = mark_file() else {
+        return;
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| writeln!(f, "{nanos} {name}"));
+    if let Err(error) = written {
+        tracing::warn!(%error, %file, "cannot write the benchmark mark");
+    }
+}
