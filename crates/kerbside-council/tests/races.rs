@@ -7,7 +7,8 @@
 //! succeeded payment; a permit is cancelled once, with exactly one refund of the amount quoted;
 //! a cancelled permit cannot be renewed — so a renewal still awaiting payment when its permit
 //! is cancelled is withdrawn and can no longer be paid. Each race runs several rounds, each on
-//! a fresh household.
+//! a fresh household (3 and 6 rounds; 8 and 20 with `KERBSIDE_LONG_TESTS=1`, as scripts/test.sh
+//! runs them).
 
 mod support;
 
@@ -17,11 +18,25 @@ use kerbside_rules::{PermitStatus, PermitType};
 use std::collections::{BTreeMap, HashSet};
 use support::{fresh_postgres_database, Db, TestCouncil};
 
-const ROUNDS: usize = 3;
 const RENEWALS: usize = 50;
 const PAY_CLICKS: usize = 10;
+
+/// Rounds of a race: `short` always, `long` when `KERBSIDE_LONG_TESTS=1` (scripts/test.sh).
+fn rounds(short: usize, long: usize) -> usize {
+    match std::env::var("KERBSIDE_LONG_TESTS").as_deref() {
+        Ok("1") => long,
+        _ => short,
+    }
+}
+
+fn renewal_rounds() -> usize {
+    rounds(3, 8)
+}
+
 /// The cancel-and-renew race is cheaper per round, and its outcome varies, so it runs more.
-const CANCEL_ROUNDS: usize = 6;
+fn cancel_rounds() -> usize {
+    rounds(6, 20)
+}
 
 /// One council (SQLite) or two sharing a database (PostgreSQL).
 struct Instances {
@@ -117,7 +132,7 @@ fn client_of(instances: &Instances, i: usize) -> CouncilClient {
 async fn devices_renewing_one_permit_at_once_make_one_renewal(db: Db) -> usize {
     let instances = Instances::start(db, "2027-03-01T09:00:00Z").await;
     let mut permits = Vec::new();
-    for round in 0..ROUNDS {
+    for round in 0..renewal_rounds() {
         let email = format!("renew{round}@example.org");
         permits.push((
             email.clone(),
@@ -279,7 +294,7 @@ async fn cancelling_and_renewing_at_once_ends_cancelled_with_no_live_renewal(
     const EACH: usize = 5;
     let instances = Instances::start(db, "2027-03-01T09:00:00Z").await;
     let mut permits = Vec::new();
-    for round in 0..CANCEL_ROUNDS {
+    for round in 0..cancel_rounds() {
         let email = format!("cancel{round}@example.org");
         permits.push((
             email.clone(),
@@ -417,14 +432,20 @@ fn assert_conflict(error: &ClientError, says: &str) {
 #[tokio::test]
 async fn on_sqlite_fifty_devices_renewing_one_permit_at_once_make_one_renewal_and_one_payment() {
     let requests = devices_renewing_one_permit_at_once_make_one_renewal(Db::Sqlite).await;
-    eprintln!("renewal race (SQLite, 1 instance): {ROUNDS} rounds, {requests} requests");
+    eprintln!(
+        "renewal race (SQLite, 1 instance): {} rounds, {requests} requests",
+        renewal_rounds()
+    );
 }
 
 #[tokio::test]
 async fn on_postgres_fifty_devices_renewing_through_two_instances_make_one_renewal_and_one_payment()
 {
     let requests = devices_renewing_one_permit_at_once_make_one_renewal(Db::Postgres).await;
-    eprintln!("renewal race (PostgreSQL, 2 instances): {ROUNDS} rounds, {requests} requests");
+    eprintln!(
+        "renewal race (PostgreSQL, 2 instances): {} rounds, {requests} requests",
+        renewal_rounds()
+    );
 }
 
 #[tokio::test]
