@@ -211,6 +211,12 @@ pub async fn update_profile(core: Core<'_>, update: ProfileUpdate) -> CmdResult<
     core.update_profile(update).await.map_err(ui)
 }
 
+/// The new token goes to the keyring inside the core; the UI gets the profile, never a token.
+#[tauri::command]
+pub async fn change_password(core: Core<'_>, change: PasswordChange) -> CmdResult<Profile> {
+    core.change_password(change).await.map_err(ui)
+}
+
 #[tauri::command]
 pub async fn set_permit_filter(core: Core<'_>, filter: PermitFilter) -> CmdResult<PermitsView> {
     core.set_permit_filter(filter).await.map_err(ui)

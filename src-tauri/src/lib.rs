@@ -45,6 +45,7 @@ fn with_handlers<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::cancel_permit,
         commands::get_profile,
         commands::update_profile,
+        commands::change_password,
         commands::set_permit_filter,
         commands::set_council_url,
         commands::data_summary,

@@ -9,6 +9,7 @@ import type { AppSnapshot } from "./bindings/AppSnapshot";
 import type { Cancellation } from "./bindings/Cancellation";
 import type { CouncilInfo } from "./bindings/CouncilInfo";
 import type { DataSummary } from "./bindings/DataSummary";
+import type { PasswordChange } from "./bindings/PasswordChange";
 import type { Payment } from "./bindings/Payment";
 import type { PermitCard } from "./bindings/PermitCard";
 import type { PermitFilter } from "./bindings/PermitFilter";
@@ -66,6 +67,7 @@ export const api = {
     call<Cancellation>("cancel_permit", { permitId, expectedRefundPence }),
   getProfile: () => call<Profile>("get_profile"),
   updateProfile: (update: ProfileUpdate) => call<Profile>("update_profile", { update }),
+  changePassword: (change: PasswordChange) => call<Profile>("change_password", { change }),
   setPermitFilter: (filter: PermitFilter) => call<PermitsView>("set_permit_filter", { filter }),
   setCouncilUrl: (url: string | null) => call<AppSnapshot>("set_council_url", { url }),
   dataSummary: () => call<DataSummary>("data_summary"),

@@ -579,3 +579,48 @@ describe("moving house", () => {
     await vi.waitFor(() => expect(heading()).toBe("Sign in"));
   });
 });
+
+describe("changing the password", () => {
+  const openProfile = async () => {
+    const app = shell();
+    await app.start();
+    byTestId("nav-profile")!.click();
+    await vi.waitFor(() => expect(byTestId("change-password-button")).not.toBeNull());
+  };
+  const submit = (current: string, next: string) => {
+    byTestId<HTMLInputElement>("current-password")!.value = current;
+    byTestId<HTMLInputElement>("new-password")!.value = next;
+    q<HTMLFormElement>("#password-form")!.requestSubmit();
+  };
+
+  it("checks the new password's rules first, then changes it and says other devices are signed out", async () => {
+    await openProfile();
+    submit("kerbside-demo-2026", "short");
+    expect(byTestId("new-password-error")?.textContent).toBe("Error: Your new password must be at least 10 characters long.");
+    submit("kerbside-demo-2026", "kerbside-demo-2026");
+    expect(byTestId("new-password-error")?.textContent).toBe("Error: Your new password must be different from your current one.");
+    expect(fake.calls.some((c) => c.cmd === "change_password")).toBe(false);
+    submit("kerbside-demo-2026", "a much longer new password");
+    await vi.waitFor(() =>
+      expect(byTestId("password-changed")?.textContent).toBe(
+        "Your password is changed. You are still signed in here; every other computer and phone has been signed out.",
+      ),
+    );
+    expect(fake.passwordChanges).toEqual(["a much longer new password"]);
+    expect(byTestId<HTMLInputElement>("current-password")!.value).toBe("");
+    expect(byTestId<HTMLInputElement>("new-password")!.value).toBe("");
+    expect(heading()).toBe("Profile");
+  });
+
+  it("shows the council's answer to a wrong current password on the form", async () => {
+    await openProfile();
+    submit("not my password", "a much longer new password");
+    await vi.waitFor(() =>
+      expect(byTestId("password-error")?.textContent).toBe(
+        "Your current password is not right. Enter the password you sign in with now.",
+      ),
+    );
+    expect(fake.passwordChanges).toEqual([]);
+    expect(heading()).toBe("Profile");
+  });
+});

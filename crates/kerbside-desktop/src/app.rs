@@ -381,6 +381,19 @@ impl Kerbside {
             .await
     }
 
+    /// Changes the password at the council. There every session of the account ends, this
+    /// computer's included; the new session the council answers with replaces the old token in
+    /// the keyring, so this computer stays signed in. If the answer is lost (offline mid-way),
+    /// the old token no longer works and the resident signs in with the new password.
+    pub async fn change_password(&self, change: PasswordChange) -> Result<Profile> {
+        let (_, key) = self.client().await;
+        let session = self
+            .with_session(|c, t| async move { c.change_password(&t, &change).await })
+            .await?;
+        self.secret_set(key, session.token).await?;
+        Ok(session.profile)
+    }
+
     // ----- permits -----------------------------------------------------------------------
 
     /// The cached permits at once (no network), filtered by the carer's switch.

@@ -616,3 +616,57 @@ async fn a_change_of_address_with_a_pdf_bill_is_approved_and_the_old_permits_are
     let offline = app.address_changes().await.unwrap();
     assert_eq!(offline.changes[0].status, AddressChangeStatus::Approved);
 }
+
+#[tokio::test]
+async fn changing_the_password_keeps_this_computer_signed_in_with_a_new_token_and_ends_the_others()
+{
+    let world = World::new("2027-03-01T09:00:00Z").await;
+    let app = world.app().await;
+    app.register(registration("change@example.org"))
+        .await
+        .unwrap();
+    let old_token = world.keyring_token().expect("signed in");
+    let council = CouncilClient::new(world.council_url.clone()).unwrap();
+    let phone = council
+        .sign_in(&SignInRequest {
+            email: "change@example.org".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .token;
+
+    let wrong = app
+        .change_password(PasswordChange {
+            current_password: "not my password".into(),
+            new_password: "a new long password".into(),
+        })
+        .await
+        .unwrap_err()
+        .to_ui();
+    assert_eq!(wrong.kind, ErrorKind::Validation);
+    assert_eq!(
+        world.keyring_token(),
+        Some(old_token.clone()),
+        "nothing changed"
+    );
+
+    let profile = app
+        .change_password(PasswordChange {
+            current_password: PASSWORD.into(),
+            new_password: "a new long password".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(profile.email, "change@example.org");
+    let new_token = world.keyring_token().expect("still signed in here");
+    assert_ne!(
+        new_token, old_token,
+        "the keyring holds the new session's token"
+    );
+    assert!(app.sync().await.is_ok(), "this computer carries on");
+    for token in [&old_token, &phone] {
+        let ended = council.permits(token).await.unwrap_err();
+        assert_eq!(ended.kind(), ErrorKind::Unauthorised);
+    }
+}

@@ -114,6 +114,7 @@ export function profileScreen(ctx: Ctx, main: HTMLElement): void {
       h("p", { class: "hint", id: "moved-hint" }, "Moving house? Tell the council your new address and send a document that proves it."),
       movedLink.wrap,
       form,
+      passwordForm(ctx),
     );
   };
 
@@ -129,6 +130,69 @@ export function profileScreen(ctx: Ctx, main: HTMLElement): void {
       fill(body);
     }
   })();
+}
+
+/** The rules the council applies to a new password, checked here first to say so sooner. */
+export function newPasswordProblem(current: string, next: string): string | null {
+  const length = [...next].length;
+  if (length < 10) return "Your new password must be at least 10 characters long.";
+  if (length > 128) return "Your new password must be 128 characters or fewer.";
+  if (next === current) return "Your new password must be different from your current one.";
+  return null;
+}
+
+/** Change password: the council signs out every other device; this one keeps a new session. */
+function passwordForm(ctx: Ctx): HTMLElement {
+  const error = alertBox("password-error");
+  const done = statusBox("password-changed");
+  done.el.setAttribute("tabindex", "-1");
+  const current = field({ id: "current-password", label: "Current password", type: "password", autocomplete: "current-password" });
+  const next = field({
+    id: "new-password",
+    label: "New password",
+    type: "password",
+    autocomplete: "new-password",
+    hint: "At least 10 characters. Changing it signs you out on every other computer and phone.",
+  });
+  const submit = action({ id: "change-password-button", label: "Change password", type: "submit", needsCouncil: true });
+  const form = h(
+    "form",
+    { class: "form", novalidate: true, id: "password-form", "aria-labelledby": "change-password" },
+    h("h2", { class: "section-title", id: "change-password" }, "Change your password"),
+    error.el,
+    done.el,
+    current.wrap,
+    next.wrap,
+    h("div", { class: "actions" }, submit.wrap),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (isBlocked(submit.button)) return;
+    error.set(null);
+    done.set(null);
+    const currentErr = current.value() ? null : "Enter your current password.";
+    const nextErr = newPasswordProblem(current.value(), next.value());
+    current.setError(currentErr);
+    next.setError(nextErr);
+    if (currentErr) return current.input.focus();
+    if (nextErr) return next.input.focus();
+    setBusy(submit.button, true, "Changing…");
+    try {
+      await ctx.api.changePassword({ current_password: current.value(), new_password: next.value() });
+      if (!ctx.alive()) return;
+      setBusy(submit.button, false);
+      current.input.value = "";
+      next.input.value = "";
+      done.set("Your password is changed. You are still signed in here; every other computer and phone has been signed out.");
+      done.el.focus();
+    } catch (err) {
+      if (!ctx.alive()) return;
+      setBusy(submit.button, false);
+      const msg = ctx.fail(err);
+      if (msg) error.set(msg);
+    }
+  });
+  return form;
 }
 
 // ----- your data --------------------------------------------------------------------------------

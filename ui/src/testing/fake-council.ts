@@ -90,6 +90,8 @@ export class FakeCouncil {
   offline = false;
   /** Commands that reject with `unauthorised` once (the session ended). */
   expireSessionOn = new Set<string>();
+  /** New passwords sent with change_password. */
+  passwordChanges: string[] = [];
   /** When set, sign-in is refused as the council refuses too many attempts (429, rate_limited). */
   signInRefusal: string | null = null;
   filter: PermitFilter = "all";
@@ -253,6 +255,15 @@ export class FakeCouncil {
         if (this.signInRefusal) throw { kind: "rate_limited", message: this.signInRefusal };
         if (req.password !== "kerbside-demo-2026") throw { kind: "unauthorised", message: "Wrong email or password." };
         this.signedIn = true;
+        return this.profile;
+      }
+      case "change_password": {
+        this.needCouncil(cmd);
+        const change = args?.change as { current_password: string; new_password: string };
+        if (change.current_password !== "kerbside-demo-2026") {
+          throw { kind: "validation", message: "Your current password is not right. Enter the password you sign in with now." };
+        }
+        this.passwordChanges.push(change.new_password);
         return this.profile;
       }
       case "sign_out":
