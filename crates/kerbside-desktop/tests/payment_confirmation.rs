@@ -1,0 +1,380 @@
+//! Payment confirmation in the app's core: a permit is shown as live only when the council
+//! says its payment succeeded. Coming back to the app after a declined, expired or failing
+//! card, an abandoned payment page or a forged return never makes a permit live; a payment
+//! finished on the hosted page after the app was closed is picked up by the next sync of a new
+//! app on the same data folder.
+//!
+//! Real parts: the council server on 127.0.0.1:0 over a SQLite file, the hosted payment page
+//! over HTTP, the app's SQLite cache, and the OS keyring (scripts/test.sh runs these tests in
+//! a D-Bus session with an unlocked gnome-keyring).
+
+use chrono::{DateTime, Utc};
+use kerbside_api::types::*;
+use kerbside_api::{ErrorKind, FixedClock, SharedClock};
+use kerbside_council::{spawn, CouncilConfig, RunningServer, Store};
+use kerbside_desktop::{Kerbside, KeyringSecrets, StartOptions};
+use kerbside_rules::{PermitStatus, PermitType};
+use std::sync::Arc;
+
+const PASSWORD: &str = "a long enough password";
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct World {
+    council: RunningServer,
+    clock: Arc<FixedClock>,
+    app_dir: tempfile::TempDir,
+    keyring_service: String,
+    _council_dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> World {
+        let council_dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock::new(at("2027-03-01T09:00:00Z")));
+        let store = Store::connect(&format!(
+            "sqlite://{}",
+            council_dir.path().join("council.db").display()
+        ))
+        .await
+        .unwrap();
+        let council = spawn(
+            ([127, 0, 0, 1], 0).into(),
+            store,
+            clock.clone(),
+            CouncilConfig::leicester_demo(),
+            None,
+        )
+        .await
+        .unwrap();
+        World {
+            council,
+            clock,
+            app_dir: tempfile::tempdir().unwrap(),
+            keyring_service: format!("uk.kerbside.test.{}", uuid::Uuid::new_v4().simple()),
+            _council_dir: council_dir,
+        }
+    }
+
+    /// A new app core on this world's data folder and keyring service (as when the app is
+    /// started again).
+    async fn app(&self) -> Kerbside {
+        Kerbside::start(
+            StartOptions {
+                data_dir: self.app_dir.path().to_path_buf(),
+                clock: self.clock.clone() as SharedClock,
+                clock_is_set: true,
+                council_url: Some(self.council.url.clone()),
+                keyring_service: self.keyring_service.clone(),
+            },
+            Arc::new(KeyringSecrets::new(&self.keyring_service)),
+        )
+        .await
+        .expect("the app starts")
+    }
+
+    /// The permit's state and its payments' statuses, read from the council's tables.
+    async fn council_row(&self, permit_id: &str) -> (String, Vec<String>) {
+        let pool = self.council.state.store.pool();
+        let state: String = sqlx::query_scalar("SELECT state FROM permits WHERE id = $1")
+            .bind(permit_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let payments: Vec<String> =
+            sqlx::query_scalar("SELECT status FROM payments WHERE permit_id = $1")
+                .bind(permit_id)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        (state, payments)
+    }
+}
+
+async fn signed_up(app: &Kerbside, email: &str, line1: &str) {
+    app.register(RegisterRequest {
+        email: email.into(),
+        password: PASSWORD.into(),
+        name: "Pat Payer".into(),
+        address: PostalAddress {
+            line1: line1.into(),
+            street: "Hazel Street".into(),
+            town: "Leicester".into(),
+            postcode: "LE2 7JN".into(),
+        },
+        date_of_birth: None,
+        reminder_email: None,
+    })
+    .await
+    .unwrap();
+}
+
+fn visitor_permit() -> PermitRequest {
+    PermitRequest {
+        permit_type: PermitType::AnnualVisitor,
+        registration: "PY12 ABC".into(),
+        carer_evidence: None,
+        // Where the payment page sends the resident back to. Kerbside never trusts it.
+        return_url: Some("kerbside://payment-done".into()),
+    }
+}
+
+/// Submits the hosted page's card form at `url`; returns the status and the page.
+async fn submit_card(url: &str, card: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .form(&[
+            ("card_number", card),
+            ("expiry_month", "12"),
+            ("expiry_year", "2035"),
+            ("cardholder_name", "Pat Payer"),
+            ("security_code", "123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The card shown for `permit_id`, from the cache only (no network).
+async fn cached_status(app: &Kerbside, permit_id: &str) -> PermitStatus {
+    app.cached_permits()
+        .await
+        .unwrap()
+        .permits
+        .into_iter()
+        .find(|c| c.permit.id == permit_id)
+        .expect("the permit is cached")
+        .status
+}
+
+#[tokio::test]
+async fn returning_after_a_declined_expired_or_failing_card_never_makes_the_permit_live() {
+    let world = World::new().await;
+    let app = world.app().await;
+    for (n, (card, says)) in [
+        ("4000 0000 0000 0002", "declined"),
+        ("4000 0000 0000 0069", "expired"),
+        ("4000 0000 0000 0119", "could not be processed"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // One household per card: a failed purchase does not hold the household's place.
+        if n > 0 {
+            app.sign_out().await.unwrap();
+        }
+        signed_up(
+            &app,
+            &format!("card{n}@example.org"),
+            &format!("{}", 70 + n),
+        )
+        .await;
+        let purchase = app.buy(visitor_permit()).await.unwrap();
+        let payment = purchase.payment.unwrap();
+        let (status, page) = submit_card(payment.next_url.as_ref().unwrap(), card).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Payment not taken"), "{card}: {page}");
+
+        // Back in the app: it asks the council, which says the payment failed.
+        let answer = app.payment(&payment.id).await.unwrap();
+        assert_eq!(answer.status, PaymentStatus::Failed, "{card}");
+        let reason = answer.failure_reason.unwrap_or_default().to_lowercase();
+        assert!(reason.contains(says), "{card}: {reason}");
+        assert_eq!(
+            cached_status(&app, &purchase.permit.id).await,
+            PermitStatus::PaymentFailed
+        );
+        let synced = app.sync().await.unwrap();
+        assert!(
+            synced
+                .permits
+                .iter()
+                .all(|c| c.status != PermitStatus::Active),
+            "{card}: nothing is live after a sync"
+        );
+        assert_eq!(
+            world.council_row(&purchase.permit.id).await,
+            ("payment_failed".to_string(), vec!["failed".to_string()])
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_payment_page_never_makes_the_permit_live_and_fails_at_its_deadline() {
+    let world = World::new().await;
+    let app = world.app().await;
+    signed_up(&app, "abandon@example.org", "80").await;
+    let purchase = app.buy(visitor_permit()).await.unwrap();
+    let payment = purchase.payment.unwrap();
+    // The page is opened, then its window is closed without paying.
+    let opened = reqwest::get(payment.next_url.as_ref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    assert_eq!(
+        app.payment(&payment.id).await.unwrap().status,
+        PaymentStatus::Created
+    );
+    assert_eq!(
+        cached_status(&app, &purchase.permit.id).await,
+        PermitStatus::AwaitingPayment
+    );
+    assert_eq!(
+        app.sync().await.unwrap().permits[0].status_label,
+        "Awaiting payment"
+    );
+
+    // 90 minutes later the payment has failed, and the permit was never issued.
+    world.clock.advance(chrono::Duration::minutes(91));
+    let answer = app.payment(&payment.id).await.unwrap();
+    assert_eq!(answer.status, PaymentStatus::Failed);
+    assert!(
+        answer
+            .failure_reason
+            .unwrap_or_default()
+            .contains("not finished in time"),
+        "the resident is told why"
+    );
+    assert_eq!(
+        cached_status(&app, &purchase.permit.id).await,
+        PermitStatus::PaymentFailed
+    );
+    // The page no longer takes the card.
+    let (_, page) = submit_card(payment.next_url.as_ref().unwrap(), "4444333322221111").await;
+    assert!(page.contains("Payment not taken"), "{page}");
+    assert_eq!(
+        world.council_row(&purchase.permit.id).await,
+        ("payment_failed".to_string(), vec!["failed".to_string()])
+    );
+}
+
+#[tokio::test]
+async fn a_forged_return_never_makes_the_permit_live() {
+    let world = World::new().await;
+
+    // Someone else's payment, paid: its id must not count for anyone else.
+    let other = world.app_in_own_folder().await;
+    signed_up(&other.0, "other@example.org", "91").await;
+    let others = other.0.buy(visitor_permit()).await.unwrap();
+    let others_payment = others.payment.unwrap();
+    submit_card(
+        others_payment.next_url.as_ref().unwrap(),
+        "4444333322221111",
+    )
+    .await;
+
+    let app = world.app().await;
+    signed_up(&app, "forged@example.org", "90").await;
+    let purchase = app.buy(visitor_permit()).await.unwrap();
+    let payment = purchase.payment.unwrap();
+    let permit_id = purchase.permit.id.clone();
+
+    // The return link ("kerbside://payment-done?payment_id=…") arrives without any payment:
+    // the app asks the council, which has no payment yet.
+    assert_eq!(
+        app.payment(&payment.id).await.unwrap().status,
+        PaymentStatus::Created
+    );
+    assert_eq!(
+        cached_status(&app, &permit_id).await,
+        PermitStatus::AwaitingPayment
+    );
+
+    // A return naming a made-up payment, or another resident's paid one, is not found.
+    for forged in ["pay_0000000000000000", others_payment.id.as_str()] {
+        let refused = app.payment(forged).await.unwrap_err().to_ui();
+        assert_eq!(refused.kind, ErrorKind::NotFound, "{forged}");
+        assert_eq!(
+            cached_status(&app, &permit_id).await,
+            PermitStatus::AwaitingPayment,
+            "{forged}"
+        );
+    }
+
+    // A card submitted to the page with a guessed page token takes nothing.
+    let next_url = payment.next_url.clone().unwrap();
+    let guessed = format!(
+        "{}/{}",
+        next_url.rsplit_once('/').unwrap().0,
+        "0".repeat(43)
+    );
+    let (status, page) = submit_card(&guessed, "4444333322221111").await;
+    assert_eq!(status, 404, "{page}");
+    assert_eq!(
+        app.payment(&payment.id).await.unwrap().status,
+        PaymentStatus::Created
+    );
+
+    let synced = app.sync().await.unwrap();
+    assert_eq!(synced.permits.len(), 1);
+    assert_eq!(synced.permits[0].status, PermitStatus::AwaitingPayment);
+    assert_eq!(
+        world.council_row(&permit_id).await,
+        ("awaiting_payment".to_string(), vec!["created".to_string()])
+    );
+}
+
+#[tokio::test]
+async fn a_payment_finished_after_the_app_was_closed_is_picked_up_on_the_next_sync() {
+    let world = World::new().await;
+    let app = world.app().await;
+    signed_up(&app, "later@example.org", "100").await;
+    let purchase = app.buy(visitor_permit()).await.unwrap();
+    let payment = purchase.payment.unwrap();
+    let permit_id = purchase.permit.id.clone();
+    app.shutdown().await;
+    drop(app);
+
+    // The payment window outlives the app: the resident pays there.
+    let (_, page) = submit_card(payment.next_url.as_ref().unwrap(), "4444333322221111").await;
+    assert!(page.contains("Payment received"), "{page}");
+
+    let app = world.app().await;
+    assert_eq!(
+        cached_status(&app, &permit_id).await,
+        PermitStatus::AwaitingPayment,
+        "before syncing, the cache still holds what it last heard"
+    );
+    let synced = app.sync().await.unwrap();
+    let card = synced
+        .permits
+        .iter()
+        .find(|c| c.permit.id == permit_id)
+        .unwrap();
+    assert_eq!(card.status, PermitStatus::Active);
+    assert_eq!(card.status_label, "Live");
+    assert_eq!(cached_status(&app, &permit_id).await, PermitStatus::Active);
+
+    // The next start shows it live from the cache, before any sync.
+    drop(app);
+    let app = world.app().await;
+    assert_eq!(cached_status(&app, &permit_id).await, PermitStatus::Active);
+    assert_eq!(
+        world.council_row(&permit_id).await,
+        ("active".to_string(), vec!["succeeded".to_string()])
+    );
+}
+
+impl World {
+    /// A second resident's app: its own data folder and keyring service, same council.
+    async fn app_in_own_folder(&self) -> (Kerbside, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let service = format!("uk.kerbside.test.{}", uuid::Uuid::new_v4().simple());
+        let app = Kerbside::start(
+            StartOptions {
+                data_dir: dir.path().to_path_buf(),
+                clock: self.clock.clone() as SharedClock,
+                clock_is_set: true,
+                council_url: Some(self.council.url.clone()),
+                keyring_service: service.clone(),
+            },
+            Arc::new(KeyringSecrets::new(&service)),
+        )
+        .await
+        .expect("the app starts");
+        (app, dir)
+    }
+}
