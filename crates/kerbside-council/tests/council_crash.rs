@@ -320,6 +320,9 @@ struct Totals {
     paid: i64,
     failed: i64,
     refunds: i64,
+    /// Keys whose first request was killed before its answer was recorded: a resend with the
+    /// same key is told "still being processed" (never run twice).
+    unanswered_keys: i64,
 }
 
 /// Opens the database as the server left it and checks every invariant; the error names
@@ -364,6 +367,11 @@ async fn check_database(database: &str, sqlite: bool) -> Result<Totals, String> 
         )
         .await,
         refunds: scalar(&mut conn, "SELECT COUNT(*) FROM refunds").await,
+        unanswered_keys: scalar(
+            &mut conn,
+            "SELECT COUNT(*) FROM idempotency_keys WHERE status IS NULL",
+        )
+        .await,
     };
     conn.close().await.unwrap();
     if broken.is_empty() {
@@ -475,7 +483,7 @@ async fn killed_mid_purchase_the_council_loses_nothing_and_half_writes_nothing(
 
 fn report(backend: &str, kills: usize, totals: Totals, tally: &Tally) {
     eprintln!(
-        "council crash ({backend}): {kills} SIGKILLs survived; client saw {} purchases started, {} paid, {} declined, {} cancelled; database holds {} permits, {} payments taken, {} failed, {} refunds",
+        "council crash ({backend}): {kills} SIGKILLs survived; client saw {} purchases started, {} paid, {} declined, {} cancelled; database holds {} permits, {} payments taken, {} failed, {} refunds, {} idempotency keys left unanswered by a kill",
         tally.purchases.load(Ordering::Relaxed),
         tally.paid.load(Ordering::Relaxed),
         tally.declined.load(Ordering::Relaxed),
@@ -484,6 +492,7 @@ fn report(backend: &str, kills: usize, totals: Totals, tally: &Tally) {
         totals.paid,
         totals.failed,
         totals.refunds,
+        totals.unanswered_keys,
     );
 }
 
