@@ -162,6 +162,18 @@ impl AppDirs {
     pub fn data_dir(&self) -> PathBuf {
         self.root.path().join("data/uk.kerbside.app")
     }
+
+    /// The app's stderr (its log, `KERBSIDE_LOG`), with tauri-driver's and WebKitWebDriver's,
+    /// which pass it through.
+    pub fn app_log(&self) -> PathBuf {
+        self.root.path().join("app-stderr.log")
+    }
+
+    fn log_sink(&self) -> Stdio {
+        std::fs::File::create(self.app_log())
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null())
+    }
 }
 
 impl App {
@@ -202,7 +214,7 @@ impl App {
             .env("KERBSIDE_CLOCK", now)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(dirs.log_sink())
             .spawn()
             .expect("tauri-driver runs (scripts/setup.sh installs it)");
         let mut caps = serde_json::Map::new();
