@@ -16,12 +16,16 @@ use utoipa::ToSchema;
 #[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct PostalAddress {
-    /// House number or name, e.g. "12" or "Flat 3, Rose Court".
-    #[schema(min_length = 1, max_length = 100)]
+    // No maxLength in the schema: the limit (100 characters) applies after trimming, which a
+    // schema cannot say, and a schema stricter than the server would be wrong.
+    /// House number or name, e.g. "12" or "Flat 3, Rose Court". At most 100 characters.
+    #[schema(min_length = 1)]
     pub line1: String,
-    #[schema(min_length = 1, max_length = 100)]
+    /// At most 100 characters.
+    #[schema(min_length = 1)]
     pub street: String,
-    #[schema(min_length = 1, max_length = 100)]
+    /// At most 100 characters.
+    #[schema(min_length = 1)]
     pub town: String,
     #[schema(min_length = 5, example = "LE2 7JN")]
     pub postcode: String,
@@ -47,12 +51,13 @@ pub enum Role {
 #[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(min_length = 3, max_length = 254, example = "sam@example.org")]
+    #[schema(min_length = 3, example = "sam@example.org")]
     pub email: String,
     /// 10 to 128 characters.
     #[schema(min_length = 10, max_length = 128)]
     pub password: String,
-    #[schema(min_length = 1, max_length = 100)]
+    /// At most 100 characters.
+    #[schema(min_length = 1)]
     pub name: String,
     pub address: PostalAddress,
     /// Needed only for the Over State Pension Age permit.
@@ -229,6 +234,23 @@ pub struct Permit {
     pub refund_pence: Option<i64>,
     pub history: Vec<PermitHistoryEntry>,
     pub as_of: DateTime<Utc>,
+    /// While the permit awaits payment and its payment can still be made: the hosted payment
+    /// page, so the resident can finish paying even if the answer to the purchase or renewal
+    /// was lost. Absent otherwise (paid, failed, past its deadline, free, cancelled).
+    #[serde(default)]
+    pub open_payment: Option<PaymentLink>,
+}
+
+/// The open payment of a permit awaiting payment: where to pay and until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct PaymentLink {
+    /// Ask `GET /api/v1/payments/{payment_id}` for the outcome; never trust the page's return.
+    pub payment_id: String,
+    /// The hosted payment page.
+    pub next_url: String,
+    /// After this the payment fails and the permit is never issued.
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
@@ -304,7 +326,7 @@ pub struct RefundQuote {
 pub struct CancellationRequest {
     /// The refund the resident was shown; if the council's quote has changed since (e.g. the
     /// day turned), the cancellation is refused with the new quote rather than done silently.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number::option")]
     pub expected_refund_pence: Option<i64>,
 }
 
@@ -455,7 +477,7 @@ pub struct OfficerAddressChangeList {
 #[serde(deny_unknown_fields)]
 pub struct RejectionRequest {
     /// Shown to the resident: what was wrong and what to send instead. At most 500 characters.
-    #[schema(min_length = 1, max_length = 500)]
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 
@@ -497,6 +519,60 @@ pub mod schema {
         CouncilTaxBill,
         TenancyAgreement,
         CompletionStatement,
+    }
+}
+
+mod whole_number {
+    //! An `integer` in JSON Schema is any whole number, `1500.0` included; serde's `i64`
+    //! refuses that form, so a request that fits the OpenAPI document would be refused.
+    use serde::de::{Deserializer, Error, Visitor};
+    use std::fmt;
+
+    pub fn option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        deserializer.deserialize_option(Whole)
+    }
+
+    struct Whole;
+
+    impl<'de> Visitor<'de> for Whole {
+        type Value = Option<i64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number of pence")
+        }
+
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Whole)
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+            i64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format!("{v} is too large")))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+            // i64's range is [-2^63, 2^63); both ends are exact in f64.
+            if v.fract() == 0.0
+                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v)
+            {
+                Ok(Some(v as i64))
+            } else {
+                Err(E::custom(format!("{v} is not a whole number of pence")))
+            }
+        }
     }
 }
 
@@ -587,6 +663,40 @@ mod tests {
                 wire(serde_json::to_value(d).unwrap()),
                 wire(serde_json::to_value(stand_in).unwrap())
             );
+        }
+    }
+
+    #[test]
+    fn a_refund_in_whole_pence_may_be_written_as_a_decimal() {
+        let read = |json: &str| serde_json::from_str::<CancellationRequest>(json);
+        assert_eq!(
+            read(r#"{"expected_refund_pence":1500}"#)
+                .unwrap()
+                .expected_refund_pence,
+            Some(1500)
+        );
+        assert_eq!(
+            read(r#"{"expected_refund_pence":1500.0}"#)
+                .unwrap()
+                .expected_refund_pence,
+            Some(1500)
+        );
+        assert_eq!(
+            read(r#"{"expected_refund_pence":-2.0}"#)
+                .unwrap()
+                .expected_refund_pence,
+            Some(-2)
+        );
+        assert_eq!(
+            read(r#"{"expected_refund_pence":null}"#)
+                .unwrap()
+                .expected_refund_pence,
+            None
+        );
+        assert_eq!(read("{}").unwrap().expected_refund_pence, None);
+        for bad in ["15.5", "1e300", "18446744073709551615", "\"1500\"", "true"] {
+            let err = read(&format!(r#"{{"expected_refund_pence":{bad}}}"#)).unwrap_err();
+            assert!(err.is_data(), "{bad}: {err}");
         }
     }
 

@@ -243,6 +243,9 @@ pub async fn receive(
         }
         // Images are kept only as a checked copy without their metadata.
         FileKind::Jpeg | FileKind::Png => {
+            // tokio's File finishes its last write in the background: wait for it before the
+            // file is read back.
+            file.flush().await.map_err(io)?;
             drop(file);
             clean_image(dir, kind, temp).await?
         }

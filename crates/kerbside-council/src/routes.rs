@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use kerbside_api::types::*;
 use kerbside_api::ApiError;
@@ -20,27 +20,39 @@ use kerbside_rules::{uk_local_date, RENEWAL_WINDOW_DAYS};
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
+    // The Idempotency-Key middleware wraps each route's own methods, not the whole router: a
+    // method the route does not have gets its 405, and an unknown path its 404, without the
+    // key being looked at or reserved.
+    let keyed = |methods: MethodRouter<AppState>| {
+        methods.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::middleware,
+        ))
+    };
     let api = Router::new()
         .route("/openapi.json", get(openapi_document))
         .route("/council", get(council))
-        .route("/accounts", post(register))
-        .route("/sessions/current", axum::routing::delete(sign_out))
-        .route("/me", get(profile).patch(update_profile))
-        .route("/permits", get(list_permits).post(buy))
-        .route("/permits/quote", post(quote))
+        .route("/accounts", keyed(post(register)))
+        .route("/sessions/current", keyed(axum::routing::delete(sign_out)))
+        .route("/me", keyed(get(profile).patch(update_profile)))
+        .route("/permits", keyed(get(list_permits).post(buy)))
+        .route("/permits/quote", keyed(post(quote)))
         .route("/permits/{id}", get(get_permit))
-        .route("/permits/{id}/registration", put(change_registration))
-        .route("/permits/{id}/renewal", post(renew))
+        .route(
+            "/permits/{id}/registration",
+            keyed(put(change_registration)),
+        )
+        .route("/permits/{id}/renewal", keyed(post(renew)))
         .route("/permits/{id}/refund-quote", get(refund_quote))
-        .route("/permits/{id}/cancellation", post(cancel))
+        .route("/permits/{id}/cancellation", keyed(post(cancel)))
         .route("/payments/{id}", get(get_payment))
         .route(
             "/address-changes",
-            get(list_address_changes).post(create_address_change),
+            keyed(get(list_address_changes).post(create_address_change)),
         )
         .route(
             "/address-changes/{id}/submission",
-            post(submit_address_change),
+            keyed(post(submit_address_change)),
         )
         .route("/officer/address-changes", get(officer_address_changes))
         .route("/officer/address-changes/{id}", get(officer_address_change))
@@ -50,17 +62,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/officer/address-changes/{id}/approval",
-            post(approve_address_change),
+            keyed(post(approve_address_change)),
         )
         .route(
             "/officer/address-changes/{id}/rejection",
-            post(reject_address_change),
+            keyed(post(reject_address_change)),
         )
-        .fallback(api_not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            idempotency::middleware,
-        ));
+        .fallback(api_not_found);
     // Uploads stream their body (up to 10 MB, capped while reading), so they skip the JSON
     // body limit and the idempotency middleware (which buffers bodies); a repeated upload of
     // the same bytes is recognised by its SHA-256 instead.
