@@ -235,7 +235,9 @@ async fn kill_rounds(
     let wal = data_dir.join("kerbside-cache.db-wal");
     let mut tally = Tally::default();
     for round in 1..=ROUNDS {
-        let (lines, delay) = run_and_kill(args(round), max_delay_ms).await;
+        // Every fifth round first lets one sync finish, so states are replaced even on a
+        // machine too slow to finish one within the random delay.
+        let (lines, delay) = run_and_kill(args(round), round % 5 == 0, max_delay_ms).await;
         let said = parse_said(&lines);
         let tail = read_wal(&wal);
         let found = inspect(&db)
@@ -276,9 +278,13 @@ async fn kill_rounds(
     tally
 }
 
-/// Starts the helper, waits for "ready" and a random delay, kills it with SIGKILL and returns
-/// everything it printed.
-async fn run_and_kill(args: Vec<String>, max_delay_ms: u64) -> (Vec<String>, u64) {
+/// Starts the helper, waits for "ready" (or, with `after_a_sync`, for its first completed
+/// sync) and a random delay, kills it with SIGKILL and returns everything it printed.
+async fn run_and_kill(
+    args: Vec<String>,
+    after_a_sync: bool,
+    max_delay_ms: u64,
+) -> (Vec<String>, u64) {
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(HELPER)
             .args(&args)
@@ -292,14 +298,16 @@ async fn run_and_kill(args: Vec<String>, max_delay_ms: u64) -> (Vec<String>, u64
             let mut lines = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 let line = line.unwrap_or_default();
-                if line == "ready" {
+                if (!after_a_sync && line == "ready")
+                    || (after_a_sync && line.starts_with("synced"))
+                {
                     let _ = ready_tx.send(());
                 }
                 lines.push(line);
             }
             lines
         });
-        if ready_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        if ready_rx.recv_timeout(Duration::from_secs(120)).is_err() {
             let _ = child.kill();
             panic!(
                 "the helper never got ready ({:?}); it said {:?}",
