@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         routes::approve_address_change, routes::reject_address_change,
     ),
     components(schemas(ApiError, ErrorKind)),
-    modifiers(&BearerAuth, &IdempotencyKeys),
+    modifiers(&BearerAuth, &IdempotencyKeys, &JsonBodies),
     tags(
         (name = "service", description = "About this council's service"),
         (name = "accounts", description = "Register, sign in and out, profile"),
@@ -54,7 +54,7 @@ struct IdempotencyKeys;
 
 impl Modify for IdempotencyKeys {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
+        use utoipa::openapi::{ObjectBuilder, Type};
         let key_schema = ObjectBuilder::new()
             .schema_type(Type::String)
             .min_length(Some(1))
@@ -84,27 +84,70 @@ impl Modify for IdempotencyKeys {
                     continue;
                 };
                 key.schema = Some(key_schema.clone().into());
-                for (status, description) in answers {
-                    operation
-                        .responses
-                        .responses
-                        .entry(status.to_string())
-                        .or_insert_with(|| {
-                            RefOr::T(
-                                ResponseBuilder::new()
-                                    .description(description)
-                                    .content(
-                                        "application/json",
-                                        ContentBuilder::new()
-                                            .schema(Some(Ref::from_schema_name("ApiError")))
-                                            .build(),
-                                    )
-                                    .build(),
-                            )
-                        });
+                add_error_answers(operation, &answers);
+            }
+        }
+    }
+}
+
+/// Every JSON body is read by [`crate::routes::ApiJson`], which answers 400 when the body is
+/// not the JSON the operation takes and 422 when its text holds a NUL character; documented
+/// here once for every operation with a JSON body.
+struct JsonBodies;
+
+impl Modify for JsonBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let answers = [
+            (
+                "400",
+                "The body is not the JSON this operation takes (the message says what is wrong)",
+            ),
+            (
+                "422",
+                "The request breaks a rule, e.g. text with a NUL character",
+            ),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let takes_json = operation
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|body| body.content.contains_key("application/json"));
+                if takes_json {
+                    add_error_answers(operation, &answers);
                 }
             }
         }
+    }
+}
+
+/// Adds `{kind, message}` answers an operation does not document yet.
+fn add_error_answers(operation: &mut utoipa::openapi::path::Operation, answers: &[(&str, &str)]) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    for (status, description) in answers {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(*description)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ApiError")))
+                                .build(),
+                        )
+                        .build(),
+                )
+            });
     }
 }
 

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(pay_page::router())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(axum::middleware::from_fn(refuse_nul_in_path))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -104,11 +105,72 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        // The body is read here (within the 64 KB limit) and handed to `Json` as it came, so
+        // its text can be checked for NUL characters once it is known to be JSON.
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| body_unreadable())?;
+        let mut again = Request::new(Body::from(bytes.clone()));
+        if let Some(content_type) = content_type {
+            again
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
         }
+        let value = match Json::<T>::from_request(again, state).await {
+            Ok(Json(value)) => value,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        if json_text_has_nul(&bytes) {
+            // PostgreSQL cannot store or even compare text holding U+0000 (SQLite can): refused
+            // here, for every request, instead of failing in the database with a 500.
+            return Err(Error::Validation(
+                "Some text in this request contains a NUL character (\\u0000), which is not allowed. Remove it and send the request again.".into(),
+            ));
+        }
+        Ok(ApiJson(value))
     }
+}
+
+fn body_unreadable() -> Error {
+    Error::BadRequest(format!(
+        "The request body could not be read; it must be under {} KB.",
+        MAX_JSON_BYTES / 1024
+    ))
+}
+
+/// Whether a string in `json` (already parsed, so well-formed) holds U+0000. JSON can only
+/// write it as the escape `\u0000`; a backslash-escaped `\\u0000` is ordinary text.
+fn json_text_has_nul(json: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut i = 0;
+    while i < json.len() {
+        match (in_string, json[i]) {
+            (false, b'"') => in_string = true,
+            (true, b'"') => in_string = false,
+            (true, b'\\') => {
+                if json.get(i + 1..i + 6) == Some(&b"u0000"[..]) {
+                    return true;
+                }
+                i += 1; // the escaped character
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// An id with a NUL character (`%00`) in it names nothing, and PostgreSQL cannot compare text
+/// holding one: such a path is answered 404 before any handler looks it up.
+async fn refuse_nul_in_path(request: Request, next: axum::middleware::Next) -> Response {
+    if request.uri().path().contains("%00") {
+        return Error::NotFound(
+            "Nothing in the permit service has an id containing a NUL character.".into(),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 fn json_rejection(rejection: JsonRejection) -> Error {
@@ -124,10 +186,7 @@ fn json_rejection(rejection: JsonRejection) -> Error {
             "The request body does not have the expected fields: {}.",
             inner_reason(&e.body_text())
         )),
-        JsonRejection::BytesRejection(_) => Error::BadRequest(format!(
-            "The request body could not be read; it must be under {} KB.",
-            MAX_JSON_BYTES / 1024
-        )),
+        JsonRejection::BytesRejection(_) => body_unreadable(),
         other => Error::BadRequest(format!("The request could not be read: {other}.")),
     }
 }
