@@ -32,6 +32,9 @@ step "cargo test"
 export KERBSIDE_LONG_TESTS=1
 scripts/with-desktop-session.sh cargo test --workspace --no-fail-fast
 
+step "schemathesis: the council against its own OpenAPI document (SQLite, PostgreSQL)"
+bash scripts/schemathesis.sh
+
 step "generated TypeScript types are current"
 if git rev-parse --git-dir >/dev/null 2>&1; then
   if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
