@@ -29,7 +29,7 @@ if want desktop; then
   # The bare app: its own workspace, the same target dir, tauri version and release profile;
   # the root lock file pins the same dependency versions so Kerbside's compiled ones are reused.
   cp Cargo.lock bench/hello-tauri/Cargo.lock
-  (cd bench/hello-tauri && cargo build --release --locked)
+  (cd bench/hello-tauri && cargo build --release)
 fi
 bin=$target/release
 
