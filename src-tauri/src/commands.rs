@@ -185,6 +185,13 @@ pub async fn renew_permit(core: Core<'_>, permit_id: String) -> CmdResult<Purcha
     core.renew(&permit_id).await.map_err(ui)
 }
 
+/// "Continue to payment" for a permit awaiting payment: its open payment at the council, for
+/// the same flow as Buy (`open_payment`, then `payment_status`).
+#[tauri::command]
+pub async fn continue_payment(core: Core<'_>, permit_id: String) -> CmdResult<Purchase> {
+    core.continue_payment(&permit_id).await.map_err(ui)
+}
+
 #[tauri::command]
 pub async fn refund_quote(core: Core<'_>, permit_id: String) -> CmdResult<RefundQuote> {
     core.refund_quote(&permit_id).await.map_err(ui)

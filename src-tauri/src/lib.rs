@@ -41,6 +41,7 @@ fn with_handlers<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::payment_status,
         commands::edit_registration,
         commands::renew_permit,
+        commands::continue_payment,
         commands::refund_quote,
         commands::cancel_permit,
         commands::get_profile,

@@ -62,6 +62,7 @@ export const api = {
   editRegistration: (permitId: string, registration: string) =>
     call<PermitCard>("edit_registration", { permitId, registration }),
   renewPermit: (permitId: string) => call<Purchase>("renew_permit", { permitId }),
+  continuePayment: (permitId: string) => call<Purchase>("continue_payment", { permitId }),
   refundQuote: (permitId: string) => call<RefundQuote>("refund_quote", { permitId }),
   cancelPermit: (permitId: string, expectedRefundPence: number) =>
     call<Cancellation>("cancel_permit", { permitId, expectedRefundPence }),

@@ -3,7 +3,7 @@ import { emit } from "@tauri-apps/api/event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./app";
 import { setActionsOnline } from "./components";
-import { addressChange, card, FakeCouncil } from "./testing/fake-council";
+import { addressChange, card, FakeCouncil, unpaidCard } from "./testing/fake-council";
 
 function shell(): App {
   document.body.innerHTML = `
@@ -622,5 +622,97 @@ describe("changing the password", () => {
     );
     expect(fake.passwordChanges).toEqual([]);
     expect(heading()).toBe("Profile");
+  });
+});
+
+describe("a permit awaiting payment (its purchase answer was lost)", () => {
+  const withUnpaid = (canPay = true) => {
+    fake.cached = [card({ id: "p1" }), unpaidCard("u1", canPay)];
+    fake.fresh = fake.cached;
+  };
+  const unpaidCardEl = () => q('[data-testid="permit-card"][data-permit-id="u1"]');
+
+  it("offers Continue to payment on its card, and runs the same pay-and-poll flow as Buy", async () => {
+    withUnpaid();
+    fake.paymentAnswers = ["created", "succeeded"];
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(unpaidCardEl()).not.toBeNull());
+    // Only the unpaid permit offers it.
+    expect(qa('[data-testid="continue-payment-button"]')).toHaveLength(1);
+    const button = unpaidCardEl()!.querySelector<HTMLButtonElement>('[data-testid="continue-payment-button"]')!;
+    expect(button.textContent).toBe("Continue to payment for UN12 PAY");
+    expect(button.getAttribute("aria-disabled")).toBeNull();
+    button.click();
+    await vi.waitFor(() => expect(heading()).toBe("Complete the payment in the payment window"));
+    expect(fake.calls.find((c) => c.cmd === "continue_payment")?.args).toEqual({ permitId: "u1" });
+    expect(fake.calls.find((c) => c.cmd === "open_payment")?.args).toEqual({ url: "http://127.0.0.1:40123/pay/pay-u1/tok" });
+    await vi.waitFor(() => expect(heading()).toBe("Your permit is live"), { timeout: 5000 });
+    expect(fake.calls.filter((c) => c.cmd === "payment_status").map((c) => c.args)).toContainEqual({ paymentId: "pay-u1" });
+    expect(byTestId("status-label")?.textContent).toBe("Live");
+    expect(fake.calls.some((c) => c.cmd === "close_payment")).toBe(true);
+    expect(fake.calls.some((c) => c.cmd === "buy_permit")).toBe(false);
+  }, 15_000);
+
+  it("offers it on the permit's page too, with the time the payment can be finished by", async () => {
+    withUnpaid();
+    const app = shell();
+    await app.start();
+    app.navigate({ name: "detail", id: "u1" });
+    await vi.waitFor(() => expect(byTestId("awaiting-note")).not.toBeNull());
+    expect(byTestId("awaiting-note")?.textContent).toBe(
+      "This permit is not valid yet: it is waiting for the council to confirm the payment. You can finish paying until 26 November 2026 at 15:35.",
+    );
+    const button = byTestId<HTMLButtonElement>("continue-payment-button")!;
+    expect(button.getAttribute("aria-disabled")).toBeNull();
+    button.click();
+    await vi.waitFor(() => expect(fake.calls.some((c) => c.cmd === "open_payment")).toBe(true));
+    expect(heading()).toBe("Complete the payment in the payment window");
+  });
+
+  it("is disabled offline with the reason, and does nothing when pressed", async () => {
+    withUnpaid();
+    fake.offline = true;
+    const app = shell();
+    await app.start();
+    await vi.waitFor(() => expect(byTestId("offline-banner")).not.toBeNull());
+    await vi.waitFor(() => expect(unpaidCardEl()).not.toBeNull());
+    const button = unpaidCardEl()!.querySelector<HTMLButtonElement>('[data-testid="continue-payment-button"]')!;
+    expect(button.getAttribute("aria-disabled")).toBe("true");
+    const note = document.getElementById(`${button.id}-offline`)!;
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toBe("Needs a connection to the council");
+    button.click();
+    expect(heading()).toBe("Your permits");
+    expect(fake.calls.some((c) => c.cmd === "continue_payment")).toBe(false);
+  });
+
+  it("says why once the time to pay has run out", async () => {
+    withUnpaid(false);
+    const app = shell();
+    await app.start();
+    app.navigate({ name: "detail", id: "u1" });
+    await vi.waitFor(() => expect(byTestId("continue-payment-button")).not.toBeNull());
+    const button = byTestId<HTMLButtonElement>("continue-payment-button")!;
+    expect(button.getAttribute("aria-disabled")).toBe("true");
+    expect(byTestId("continue-payment-button-reason")?.textContent).toBe(
+      "The time to pay for this permit has run out, so it was not issued. Buy it again to pay.",
+    );
+    button.click();
+    expect(fake.calls.some((c) => c.cmd === "continue_payment")).toBe(false);
+  });
+
+  it("shows the council's reason when the payment can no longer be continued", async () => {
+    withUnpaid();
+    const app = shell();
+    await app.start();
+    fake.cached[1].permit.open_payment = null; // paid or failed since the last sync
+    app.navigate({ name: "pay", id: "u1" });
+    await vi.waitFor(() =>
+      expect(byTestId("continue-payment-error")?.textContent).toBe(
+        "The time to pay for this permit has run out, so nothing was taken and it was not issued. Buy it again to get a new payment page.",
+      ),
+    );
+    expect(fake.calls.some((c) => c.cmd === "open_payment")).toBe(false);
   });
 });

@@ -24,7 +24,7 @@ import { SCREENS } from "./screens";
 /** Commands whose success proves the council answered. */
 const REACHES_COUNCIL = new Set<keyof Api>([
   "signIn", "register", "syncPermits", "getProfile", "updateProfile", "quotePermit", "buyPermit",
-  "paymentStatus", "editRegistration", "renewPermit", "refundQuote", "cancelPermit",
+  "paymentStatus", "editRegistration", "renewPermit", "continuePayment", "refundQuote", "cancelPermit",
   "startAddressChange", "uploadEvidence", "submitAddressChange",
 ]);
 

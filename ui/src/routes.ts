@@ -8,6 +8,7 @@ export type Route =
   | { name: "print"; id: string }
   | { name: "edit"; id: string }
   | { name: "renew"; id: string }
+  | { name: "pay"; id: string }
   | { name: "cancel"; id: string }
   | { name: "buy" }
   | { name: "profile" }
@@ -41,6 +42,7 @@ export function navSection(route: Route): Route["name"] {
     case "print":
     case "edit":
     case "renew":
+    case "pay":
     case "cancel":
       return "permits";
     default:

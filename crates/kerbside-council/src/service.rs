@@ -76,6 +76,11 @@ pub struct PermitRow {
     pub refund_pence: Option<i64>,
     /// The paid renewal of this permit, if any (computed in [`PERMIT_SELECT`]).
     pub renewed_by: Option<String>,
+    /// The permit's payment still waiting for the card (computed in [`PERMIT_SELECT`]): its
+    /// id, page token and deadline. Whether it can still be paid is judged at answer time.
+    pub open_payment_id: Option<String>,
+    pub open_payment_token: Option<String>,
+    pub open_payment_expires_at: Option<i64>,
 }
 
 impl PermitRow {
@@ -134,7 +139,12 @@ const PERMIT_SELECT: &str =
     p.address_line1, p.address_street, p.address_town, p.address_postcode, p.household_key, \
     p.zone_code, p.zone_name, p.starts_on, p.expires_on, p.state, p.price_pence, p.renewal_of, \
     p.carer_evidence, p.refund_pence, p.cancelled_on, p.created_at, p.updated_at, \
-    (SELECT r.id FROM permits r WHERE r.renewal_of = p.id AND r.state = 'active') AS renewed_by \
+    (SELECT r.id FROM permits r WHERE r.renewal_of = p.id AND r.state = 'active') AS renewed_by, \
+    (SELECT y.id FROM payments y WHERE y.permit_id = p.id AND y.status = 'created') AS open_payment_id, \
+    (SELECT y.page_token FROM payments y WHERE y.permit_id = p.id AND y.status = 'created') \
+    AS open_payment_token, \
+    (SELECT y.expires_at FROM payments y WHERE y.permit_id = p.id AND y.status = 'created') \
+    AS open_payment_expires_at \
     FROM permits p";
 
 const PAYMENT_SELECT: &str = "SELECT id, permit_id, account_id, amount_pence, status, page_token, \
@@ -546,6 +556,10 @@ pub async fn permits_for(
     state: &AppState,
     account_id: &str,
 ) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
+    {
+        let mut conn = state.store.pool().acquire().await?;
+        fail_overdue_payments_of(&mut conn, account_id, today(state).0).await?;
+    }
     let permits = sqlx::query_as::<_, PermitRow>(&format!(
         "{PERMIT_SELECT} WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC"
     ))
@@ -577,6 +591,7 @@ pub async fn permit_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> 
 
 pub async fn permit_view(state: &AppState, account_id: &str, id: &str) -> Result<Permit> {
     let mut conn = state.store.pool().acquire().await?;
+    fail_overdue_payments_of(&mut conn, account_id, today(state).0).await?;
     let row = permit_of(&mut conn, account_id, id).await?;
     let events = sqlx::query_as::<_, EventRow>(
         "SELECT permit_id, at, kind, detail FROM permit_events WHERE permit_id = $1 ORDER BY at, id",
@@ -706,6 +721,28 @@ pub async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Before an account's permits are shown, its payments left unpaid past their deadline are
+/// failed (as `payment_view` does), so a permit never reads "awaiting payment" once it can no
+/// longer be paid. Only a read when nothing is overdue, the usual case.
+async fn fail_overdue_payments_of(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let overdue: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM payments WHERE status = 'created' AND expires_at <= $1 \
+         AND account_id = $2",
+    )
+    .bind(millis(now))
+    .bind(account_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if overdue > 0 {
+        fail_expired_payments(conn, now).await?;
+    }
+    Ok(())
 }
 
 async fn add_event(

@@ -5,6 +5,7 @@ use crate::error::Result;
 use crate::service::{self, AccountRow, EventRow, PaymentRow, PermitRow};
 use crate::store::from_millis;
 use crate::AppState;
+use chrono::{DateTime, Utc};
 use kerbside_api::types::*;
 use kerbside_rules::{renewal_opens_on, Address, PermitStatus};
 
@@ -83,7 +84,31 @@ pub fn permit(state: &AppState, row: &PermitRow, events: &[EventRow]) -> Result<
         refund_pence: row.refund_pence,
         history: service::history(events, &row.id),
         as_of: now,
+        open_payment: open_payment(state, row, now),
     })
+}
+
+/// The hosted page of a permit awaiting payment, only while its payment can still be made:
+/// the one way back to the page when the answer to the purchase or renewal was lost.
+fn open_payment(state: &AppState, row: &PermitRow, now: DateTime<Utc>) -> Option<PaymentLink> {
+    if row.state != "awaiting_payment" {
+        return None;
+    }
+    let (id, token, expires_at) = (
+        row.open_payment_id.as_ref()?,
+        row.open_payment_token.as_ref()?,
+        row.open_payment_expires_at?,
+    );
+    let expires_at = from_millis(expires_at);
+    (expires_at > now).then(|| PaymentLink {
+        payment_id: id.clone(),
+        next_url: pay_url(state, id, token),
+        expires_at,
+    })
+}
+
+fn pay_url(state: &AppState, payment_id: &str, page_token: &str) -> String {
+    format!("{}/pay/{}/{}", state.public_url, payment_id, page_token)
 }
 
 pub fn payment(state: &AppState, row: &PaymentRow) -> Payment {
@@ -97,8 +122,7 @@ pub fn payment(state: &AppState, row: &PaymentRow) -> Payment {
             "failed" => PaymentStatus::Failed,
             _ => PaymentStatus::Created,
         },
-        next_url: payable
-            .then(|| format!("{}/pay/{}/{}", state.public_url, row.id, row.page_token)),
+        next_url: payable.then(|| pay_url(state, &row.id, &row.page_token)),
         failure_reason: row.failure_reason.clone(),
         created_at: from_millis(row.created_at),
         expires_at: from_millis(row.expires_at),

@@ -339,3 +339,197 @@ async fn on_sqlite_after_too_many_lost_answers_the_same_key_still_buys_once() {
 async fn on_postgres_after_too_many_lost_answers_the_same_key_still_buys_once() {
     after_too_many_lost_answers_the_same_key_still_buys_once(Db::Postgres).await;
 }
+
+/// The open payment as the permit shows it to its owner, from the council's list (through the
+/// proxy, as the app sees it).
+async fn open_payment_in_list(client: &CouncilClient, token: &str, permit_id: &str) -> Permit {
+    client
+        .permits(token)
+        .await
+        .unwrap()
+        .permits
+        .into_iter()
+        .find(|p| p.id == permit_id)
+        .expect("the permit is listed")
+}
+
+/// When every answer to a purchase (and later to a renewal) is lost, the permit is at the
+/// council awaiting payment and its hosted page was only in the lost answer. The permit itself
+/// (list and detail, its owner only) now carries the open payment: paying through it makes the
+/// permit active exactly once, and once the 90 minutes are up the link is gone and the permit
+/// reads "payment failed".
+async fn a_purchase_whose_answers_were_all_lost_can_still_be_paid_through_the_permit(
+    db: Db,
+) -> usize {
+    let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
+    let proxy = FaultProxy::start(council.server.addr).await;
+    let client = CouncilClient::new(proxy.url.clone()).unwrap();
+    let token = council.resident("lost@example.org").await;
+
+    proxy.lose_answers("POST", "/api/v1/permits", 3);
+    let error = client
+        .buy(&token, &visitor("AB12CDE"), &key())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline, "every answer was lost");
+    assert_eq!(proxy.faults(), 3);
+    let (permit_id, payment_id): (String, String) =
+        sqlx::query_as("SELECT permit_id, id FROM payments")
+            .fetch_one(council.server.state.store.pool())
+            .await
+            .unwrap();
+
+    // A sync finds the permit awaiting payment, with its page.
+    let listed = open_payment_in_list(&client, &token, &permit_id).await;
+    assert_eq!(listed.status, PermitStatus::AwaitingPayment);
+    let link = listed
+        .open_payment
+        .clone()
+        .expect("the list offers the open payment");
+    assert_eq!(link.payment_id, payment_id);
+    assert!(
+        link.next_url
+            .starts_with(&format!("{}/pay/{payment_id}/", council.server.url)),
+        "{}",
+        link.next_url
+    );
+    assert_eq!(link.expires_at, support::at("2027-03-01T10:30:00Z"));
+    let detail = client.permit(&token, &permit_id).await.unwrap();
+    assert_eq!(detail.open_payment, Some(link.clone()), "the detail too");
+
+    // Only its owner sees it: to anyone else the permit does not exist.
+    let stranger = council.resident("stranger@example.org").await;
+    let refused = client.permit(&stranger, &permit_id).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::NotFound);
+    assert!(client.permits(&stranger).await.unwrap().permits.is_empty());
+
+    // Paying through the link (the resident presses Pay twice) makes it active once.
+    let browser = reqwest::Client::new();
+    let page = submit_card(&browser, &link.next_url).await.unwrap();
+    assert!(page.contains("Payment received"), "{page}");
+    submit_card(&browser, &link.next_url).await.unwrap();
+    assert_eq!(
+        client.payment(&token, &payment_id).await.unwrap().status,
+        PaymentStatus::Succeeded
+    );
+    let paid = open_payment_in_list(&client, &token, &permit_id).await;
+    assert_eq!(paid.status, PermitStatus::Active);
+    assert_eq!(paid.open_payment, None, "nothing left to pay");
+    assert_eq!(
+        count(
+            &council,
+            &format!(
+                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{permit_id}' AND kind = 'paid'"
+            )
+        )
+        .await,
+        1,
+        "paid once"
+    );
+    assert_eq!(
+        count(
+            &council,
+            "SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&council, "SELECT COUNT(*) FROM permits").await, 1);
+
+    // A lost purchase left unpaid: the link is offered until the deadline, then the permit
+    // has failed and offers nothing.
+    let late = council
+        .resident_at("late@example.org", "14", "Hazel Street", "LE2 7JN", None)
+        .await;
+    proxy.lose_answers("POST", "/api/v1/permits", 3);
+    client
+        .buy(&late, &visitor("CD34EFG"), &key())
+        .await
+        .unwrap_err();
+    let late_id: String =
+        sqlx::query_scalar(&format!("SELECT id FROM permits WHERE id <> '{permit_id}'"))
+            .fetch_one(council.server.state.store.pool())
+            .await
+            .unwrap();
+    council.set_clock("2027-03-01T10:29:59Z");
+    let before = client.permit(&late, &late_id).await.unwrap();
+    assert!(before.open_payment.is_some(), "payable for one more second");
+    council.set_clock("2027-03-01T10:30:00Z");
+    let after = open_payment_in_list(&client, &late, &late_id).await;
+    assert_eq!(after.status, PermitStatus::PaymentFailed);
+    assert_eq!(after.open_payment, None);
+
+    // A renewal whose answers were all lost is paid the same way.
+    council.set_clock("2028-02-01T09:00:00Z");
+    let token = council.sign_in("lost@example.org").await;
+    let path = format!("/api/v1/permits/{permit_id}/renewal");
+    proxy.lose_answers("POST", &path, 3);
+    let error = client
+        .renew(
+            &token,
+            &permit_id,
+            &RenewalRequest { return_url: None },
+            &key(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+    let renewal = client
+        .permits(&token)
+        .await
+        .unwrap()
+        .permits
+        .into_iter()
+        .find(|p| p.renewal_of.as_deref() == Some(permit_id.as_str()))
+        .expect("the renewal is listed");
+    assert_eq!(renewal.status, PermitStatus::AwaitingPayment);
+    let link = renewal
+        .open_payment
+        .expect("the renewal offers its payment");
+    let page = submit_card(&browser, &link.next_url).await.unwrap();
+    assert!(page.contains("Payment received"), "{page}");
+    let original = client.permit(&token, &permit_id).await.unwrap();
+    assert_eq!(original.renewed_by.as_deref(), Some(renewal.id.as_str()));
+    assert_eq!(original.open_payment, None, "a paid permit offers nothing");
+    assert_eq!(
+        count(
+            &council,
+            &format!("SELECT COUNT(*) FROM permits WHERE renewal_of = '{permit_id}'")
+        )
+        .await,
+        1,
+        "one renewal"
+    );
+    assert_eq!(
+        count(
+            &council,
+            &format!(
+                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{}' AND kind = 'paid'",
+                renewal.id
+            )
+        )
+        .await,
+        1,
+        "the renewal paid once"
+    );
+    assert_eq!(proxy.armed(), 0, "every planned fault was injected");
+    let faults = proxy.faults();
+    council.server.stop().await;
+    faults
+}
+
+#[tokio::test]
+async fn on_sqlite_a_purchase_whose_answers_were_all_lost_can_still_be_paid_through_the_permit() {
+    let faults =
+        a_purchase_whose_answers_were_all_lost_can_still_be_paid_through_the_permit(Db::Sqlite)
+            .await;
+    eprintln!("lost purchase paid through the permit (SQLite): {faults} answers lost");
+}
+
+#[tokio::test]
+async fn on_postgres_a_purchase_whose_answers_were_all_lost_can_still_be_paid_through_the_permit() {
+    let faults =
+        a_purchase_whose_answers_were_all_lost_can_still_be_paid_through_the_permit(Db::Postgres)
+            .await;
+    eprintln!("lost purchase paid through the permit (PostgreSQL): {faults} answers lost");
+}

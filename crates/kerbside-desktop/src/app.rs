@@ -277,7 +277,8 @@ impl Kerbside {
 
     async fn card(&self, permit: Permit) -> PermitCard {
         let months = self.term_months(&permit).await;
-        card(permit, self.today(), months)
+        let now = self.now();
+        card(permit, uk_local_date(now), now, months)
     }
 
     // ----- the frame -------------------------------------------------------------------
@@ -503,6 +504,35 @@ impl Kerbside {
             self.remember(&permit).await?;
         }
         Ok(payment)
+    }
+
+    /// Continues paying for a permit awaiting payment, e.g. one whose purchase or renewal
+    /// answer was lost (the app never saw its payment page): the council's open payment for it,
+    /// as a [`Purchase`] for the same pay-and-poll flow as Buy. Refused with the reason when
+    /// nothing can be paid any more (paid, failed, past its deadline).
+    pub async fn continue_payment(&self, permit_id: &str) -> Result<Purchase> {
+        let permit = self
+            .with_session(|c, t| async move { c.permit(&t, permit_id).await })
+            .await?;
+        self.remember(&permit).await?;
+        let Some(link) = permit.open_payment.clone() else {
+            return Err(Error::Validation(nothing_to_pay(&permit)));
+        };
+        let payment = self
+            .with_session(|c, t| async move { c.payment(&t, &link.payment_id).await })
+            .await?;
+        if payment.status != PaymentStatus::Created {
+            // Paid or failed since the permit was read: show what the council holds now.
+            let permit = self
+                .with_session(|c, t| async move { c.permit(&t, permit_id).await })
+                .await?;
+            self.remember(&permit).await?;
+            return Err(Error::Validation(nothing_to_pay(&permit)));
+        }
+        Ok(Purchase {
+            permit,
+            payment: Some(payment),
+        })
     }
 
     pub async fn edit_registration(
@@ -773,5 +803,16 @@ impl Kerbside {
             }
         }
         Ok(notices.len())
+    }
+}
+
+/// Why a permit has no payment to continue, for the resident.
+fn nothing_to_pay(permit: &Permit) -> String {
+    match permit.status {
+        PermitStatus::AwaitingPayment | PermitStatus::PaymentFailed => "The time to pay for this permit has run out, so nothing was taken and it was not issued. Buy it again to get a new payment page.".to_string(),
+        _ => format!(
+            "This permit is {}: there is nothing to pay.",
+            permit.status.label().to_lowercase()
+        ),
     }
 }

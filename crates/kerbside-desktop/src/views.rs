@@ -62,6 +62,9 @@ pub struct PermitCard {
     pub can_edit_registration: bool,
     pub can_renew: bool,
     pub can_cancel: bool,
+    /// Awaiting payment and the council's payment page (`permit.open_payment`) can still be
+    /// used: "Continue to payment" (`continue_payment`). False once its deadline has passed.
+    pub can_pay: bool,
 }
 
 /// The status on `today` by the rules, for a permit last seen at `permit.as_of`. Only the
@@ -85,8 +88,14 @@ pub fn status_on(permit: &Permit, today: NaiveDate) -> PermitStatus {
     }
 }
 
-pub fn card(permit: Permit, today: NaiveDate, term_months: u32) -> PermitCard {
+/// The card for `permit` on `today`; `now` (the same moment) judges the payment deadline.
+pub fn card(permit: Permit, today: NaiveDate, now: DateTime<Utc>, term_months: u32) -> PermitCard {
     let status = status_on(&permit, today);
+    let can_pay = status == PermitStatus::AwaitingPayment
+        && permit
+            .open_payment
+            .as_ref()
+            .is_some_and(|link| link.expires_at > now);
     let term = Term {
         starts_on: permit.starts_on,
         expires_on: permit.expires_on,
@@ -126,6 +135,7 @@ pub fn card(permit: Permit, today: NaiveDate, term_months: u32) -> PermitCard {
         can_edit_registration: check_action(status, PermitAction::EditRegistration).is_ok(),
         can_renew: renewal_open && check_action(status, PermitAction::Renew).is_ok(),
         can_cancel: check_action(status, PermitAction::Cancel).is_ok(),
+        can_pay,
         status,
         permit,
     }
@@ -180,7 +190,7 @@ pub struct DataSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kerbside_api::types::{PostalAddress, ZoneView};
+    use kerbside_api::types::{PaymentLink, PostalAddress, ZoneView};
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -215,20 +225,26 @@ mod tests {
             refund_pence: None,
             history: vec![],
             as_of: DateTime::<Utc>::default(),
+            open_payment: None,
         }
+    }
+
+    /// Noon UTC on `day`, for the payment deadline.
+    fn noon(day: NaiveDate) -> DateTime<Utc> {
+        day.and_hms_opt(12, 0, 0).unwrap().and_utc()
     }
 
     #[test]
     fn a_cached_live_permit_says_when_renewal_opens_until_the_window_opens() {
         let p = permit(PermitStatus::Active, d(2026, 4, 4), d(2027, 4, 3));
-        let before = card(p.clone(), d(2027, 3, 3), 12);
+        let before = card(p.clone(), d(2027, 3, 3), noon(d(2027, 3, 3)), 12);
         assert_eq!(
             before.renewal_note.as_deref(),
             Some("Renewal opens on 4 March 2027")
         );
         assert!(!before.can_renew);
         assert_eq!(before.days_left, 32);
-        let inside = card(p, d(2027, 3, 4), 12);
+        let inside = card(p, d(2027, 3, 4), noon(d(2027, 3, 4)), 12);
         assert!(inside.renewal_open && inside.can_renew);
         assert_eq!(
             inside.renewal_note.as_deref(),
@@ -239,7 +255,7 @@ mod tests {
     #[test]
     fn a_permit_cached_as_live_shows_expired_once_its_term_is_over() {
         let p = permit(PermitStatus::Active, d(2026, 4, 4), d(2027, 4, 3));
-        let c = card(p, d(2027, 4, 4), 12);
+        let c = card(p, d(2027, 4, 4), noon(d(2027, 4, 4)), 12);
         assert_eq!(c.status, PermitStatus::Expired);
         assert_eq!(c.days_left, 0);
         assert!(!c.can_cancel && !c.can_edit_registration && !c.can_renew);
@@ -248,9 +264,33 @@ mod tests {
     #[test]
     fn a_permit_awaiting_payment_is_never_shown_live_and_offers_no_actions() {
         let p = permit(PermitStatus::AwaitingPayment, d(2026, 4, 4), d(2027, 4, 3));
-        let c = card(p, d(2026, 5, 1), 12);
+        let c = card(p, d(2026, 5, 1), noon(d(2026, 5, 1)), 12);
         assert_eq!(c.status_label, "Awaiting payment");
         assert!(!c.can_cancel && !c.can_edit_registration && !c.can_renew);
+        assert!(!c.can_pay, "the council gave no payment page");
+    }
+
+    #[test]
+    fn a_permit_awaiting_payment_offers_its_payment_page_until_the_deadline() {
+        let mut p = permit(PermitStatus::AwaitingPayment, d(2026, 4, 4), d(2027, 4, 3));
+        let deadline = noon(d(2026, 5, 1));
+        p.open_payment = Some(PaymentLink {
+            payment_id: "pay1".into(),
+            next_url: "http://127.0.0.1:1/pay/pay1/token".into(),
+            expires_at: deadline,
+        });
+        let before = card(
+            p.clone(),
+            d(2026, 5, 1),
+            deadline - chrono::Duration::seconds(1),
+            12,
+        );
+        assert!(before.can_pay);
+        assert!(!before.can_cancel && !before.can_edit_registration && !before.can_renew);
+        let after = card(p.clone(), d(2026, 5, 1), deadline, 12);
+        assert!(!after.can_pay, "the council fails it at the deadline");
+        p.status = PermitStatus::Active;
+        assert!(!card(p, d(2026, 5, 1), noon(d(2026, 4, 4)), 12).can_pay);
     }
 
     #[test]

@@ -16,6 +16,10 @@ use kerbside_desktop::{Kerbside, KeyringSecrets, StartOptions};
 use kerbside_rules::{PermitStatus, PermitType};
 use std::sync::Arc;
 
+// The council tests' answer-losing proxy, shared rather than copied.
+#[path = "../../kerbside-council/tests/support/fault_proxy.rs"]
+mod fault_proxy;
+
 const PASSWORD: &str = "a long enough password";
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -377,4 +381,137 @@ impl World {
         .expect("the app starts");
         (app, dir)
     }
+}
+
+impl World {
+    /// An app core that reaches the council through `url` (a proxy in front of it).
+    async fn app_through(&self, url: &str) -> Kerbside {
+        Kerbside::start(
+            StartOptions {
+                data_dir: self.app_dir.path().to_path_buf(),
+                clock: self.clock.clone() as SharedClock,
+                clock_is_set: true,
+                council_url: Some(url.to_string()),
+                keyring_service: self.keyring_service.clone(),
+            },
+            Arc::new(KeyringSecrets::new(&self.keyring_service)),
+        )
+        .await
+        .expect("the app starts")
+    }
+}
+
+/// The card of `permit_id` from the cache only (no network).
+async fn cached_card(app: &Kerbside, permit_id: &str) -> kerbside_desktop::PermitCard {
+    app.cached_permits()
+        .await
+        .unwrap()
+        .permits
+        .into_iter()
+        .find(|c| c.permit.id == permit_id)
+        .expect("the permit is cached")
+}
+
+#[tokio::test]
+async fn a_purchase_whose_answer_was_lost_is_offered_for_payment_after_a_sync_and_paying_makes_it_live(
+) {
+    let world = World::new().await;
+    let proxy = fault_proxy::FaultProxy::start(world.council.addr).await;
+    let app = world.app_through(&proxy.url).await;
+    signed_up(&app, "lost@example.org", "120").await;
+
+    // Every answer to the purchase is lost (the send and both resends): the app never sees
+    // the payment page, but the council holds the permit awaiting payment.
+    proxy.lose_answers("POST", "/api/v1/permits", 3);
+    let error = app.buy(visitor_permit()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Offline);
+    assert_eq!(proxy.faults(), 3);
+    assert!(app.cached_permits().await.unwrap().permits.is_empty());
+
+    // A sync brings the card, with its payment page.
+    let synced = app.sync().await.unwrap();
+    assert_eq!(synced.permits.len(), 1);
+    let card = &synced.permits[0];
+    let permit_id = card.permit.id.clone();
+    assert_eq!(card.status, PermitStatus::AwaitingPayment);
+    assert!(
+        card.can_pay,
+        "the card offers \u{201c}Continue to payment\u{201d}"
+    );
+    let link = card
+        .permit
+        .open_payment
+        .clone()
+        .expect("the council's link");
+    assert!(
+        link.next_url
+            .starts_with(&format!("{}/pay/", world.council.url)),
+        "{}",
+        link.next_url
+    );
+    // The cache keeps it (it is shown offline too, where the UI disables the button).
+    drop(app);
+    let app = world.app_through(&proxy.url).await;
+    assert!(cached_card(&app, &permit_id).await.can_pay);
+
+    // "Continue to payment": the same payment as a purchase, for the Buy flow.
+    let purchase = app.continue_payment(&permit_id).await.unwrap();
+    assert_eq!(purchase.permit.id, permit_id);
+    let payment = purchase.payment.expect("a payment to make");
+    assert_eq!(payment.id, link.payment_id);
+    assert_eq!(payment.status, PaymentStatus::Created);
+    assert_eq!(payment.next_url.as_deref(), Some(link.next_url.as_str()));
+
+    let (_, page) = submit_card(&link.next_url, "4444333322221111").await;
+    assert!(page.contains("Payment received"), "{page}");
+    assert_eq!(
+        app.payment(&payment.id).await.unwrap().status,
+        PaymentStatus::Succeeded
+    );
+    let paid = cached_card(&app, &permit_id).await;
+    assert_eq!(paid.status, PermitStatus::Active);
+    assert!(!paid.can_pay && paid.permit.open_payment.is_none());
+    assert_eq!(
+        world.council_row(&permit_id).await,
+        ("active".to_string(), vec!["succeeded".to_string()]),
+        "one permit, paid once"
+    );
+    let again = app.continue_payment(&permit_id).await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Validation);
+    assert_eq!(
+        again.to_ui().message,
+        "This permit is live: there is nothing to pay."
+    );
+}
+
+#[tokio::test]
+async fn a_lost_purchase_left_unpaid_stops_offering_its_payment_at_the_deadline() {
+    let world = World::new().await;
+    let proxy = fault_proxy::FaultProxy::start(world.council.addr).await;
+    let app = world.app_through(&proxy.url).await;
+    signed_up(&app, "slow@example.org", "122").await;
+    proxy.lose_answers("POST", "/api/v1/permits", 3);
+    app.buy(visitor_permit()).await.unwrap_err();
+    let permit_id = app.sync().await.unwrap().permits[0].permit.id.clone();
+    assert!(cached_card(&app, &permit_id).await.can_pay);
+
+    // Past the deadline the cached card (no network) already stops offering the page…
+    world.clock.advance(chrono::Duration::minutes(90));
+    assert!(!cached_card(&app, &permit_id).await.can_pay);
+    // …and the council has failed the payment: nothing to continue.
+    let refused = app.continue_payment(&permit_id).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Validation);
+    assert!(
+        refused.to_ui().message.contains("run out"),
+        "{}",
+        refused.to_ui().message
+    );
+    assert_eq!(
+        cached_card(&app, &permit_id).await.status,
+        PermitStatus::PaymentFailed
+    );
+    assert_eq!(
+        world.council_row(&permit_id).await,
+        ("payment_failed".to_string(), vec!["failed".to_string()])
+    );
 }

@@ -13,4 +13,9 @@ days_left: bigint, renewal_open: boolean,
 /**
  * E.g. "Renewal opens on 4 March 2027", "Renewal open until 3 April 2027", "Renewed".
  */
-renewal_note: string | null, can_edit_registration: boolean, can_renew: boolean, can_cancel: boolean, };
+renewal_note: string | null, can_edit_registration: boolean, can_renew: boolean, can_cancel: boolean, 
+/**
+ * Awaiting payment and the council's payment page (`permit.open_payment`) can still be
+ * used: "Continue to payment" (`continue_payment`). False once its deadline has passed.
+ */
+can_pay: boolean, };

@@ -5,7 +5,7 @@ import { action, alertBox, flashNotice, notice, plate, renewalBadge, screenHeadi
 import { add, fill, h } from "../dom";
 import { formatAddress, formatDate, formatDateTime, formatMoney, formatPrice, formatZone, toNumber } from "../format";
 import type { Ctx } from "../screen";
-import { daysLeftText, validityNote } from "./permits";
+import { continuePaymentAction, daysLeftText, payUntilText, validityNote } from "./permits";
 
 /** Loads a permit for a screen: from what the app already has, then from the council. */
 export async function loadCard(ctx: Ctx, id: string): Promise<PermitCard | null> {
@@ -58,7 +58,16 @@ export function detailScreen(ctx: Ctx, main: HTMLElement): void {
         h("div", { class: "permit-card-badges" }, statusLabel(card), card.renewal_open ? renewalBadge() : null),
       ),
       card.status === "awaiting_payment"
-        ? notice("This permit is not valid yet: it is waiting for the council to confirm the payment.", "awaiting-note", "notice-important")
+        ? notice(
+            [
+              "This permit is not valid yet: it is waiting for the council to confirm the payment.",
+              payUntilText(card) ?? "",
+            ]
+              .filter(Boolean)
+              .join(" "),
+            "awaiting-note",
+            "notice-important",
+          )
         : note
           ? notice(note, "validity-note", "notice-important")
           : null,
@@ -88,6 +97,7 @@ export function detailScreen(ctx: Ctx, main: HTMLElement): void {
           h(
             "div",
             { class: "actions actions-stack" },
+            continuePaymentAction(card, () => ctx.navigate({ name: "pay", id }), "detail-continue-payment"),
             action({
               id: "edit-registration-button",
               label: "Edit registration",

@@ -5,6 +5,7 @@ import { buyScreen } from "./buy";
 import { detailScreen, printScreen } from "./detail";
 import { cancelScreen, editScreen, renewScreen } from "./manage";
 import { moveScreen } from "./move";
+import { continuePaymentScreen } from "./payflow";
 import { permitsScreen } from "./permits";
 import { registerScreen, signInScreen } from "./signin";
 
@@ -16,6 +17,7 @@ export const SCREENS: Record<Route["name"], ScreenFn> = {
   print: printScreen,
   edit: editScreen,
   renew: renewScreen,
+  pay: continuePaymentScreen,
   cancel: cancelScreen,
   buy: buyScreen,
   profile: profileScreen,

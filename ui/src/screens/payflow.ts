@@ -6,10 +6,11 @@
 import type { Permit } from "../bindings/Permit";
 import type { Purchase } from "../bindings/Purchase";
 import { action, alertBox, plate, screenHeading, statusLabel, summary } from "../components";
-import { fill, h } from "../dom";
+import { add, fill, h } from "../dom";
 import { formatAddress, formatDate, formatMoney, formatZone, toNumber } from "../format";
 import { PaymentWatcher, type PaymentWatch } from "../payment";
 import type { Ctx } from "../screen";
+import { backButton } from "./detail";
 
 export type PayFlowOptions = {
   /** "Try again" after a failed payment. */
@@ -201,4 +202,32 @@ function showFailure(ctx: Ctx, main: HTMLElement, reason: string, o: PayFlowOpti
   );
   ctx.setTitle("Your payment failed");
   ctx.focusHeading();
+}
+
+/**
+ * "Continue to payment" for a permit awaiting payment (e.g. the answer to its purchase or
+ * renewal was lost, so the payment page was never opened): asks the council for the permit's
+ * open payment, then the same wait as Buy.
+ */
+export function continuePaymentScreen(ctx: Ctx, main: HTMLElement): void {
+  if (ctx.route.name !== "pay") return;
+  const id = ctx.route.id;
+  const error = alertBox("continue-payment-error");
+  const body = h("p", { class: "loading" }, "Asking the council for the payment page…");
+  add(main, backButton(ctx, "Back to the permit", { name: "detail", id }), screenHeading("Continue to payment"), error.el, body);
+  ctx.setTitle("Continue to payment");
+  void (async () => {
+    try {
+      const purchase = await ctx.api.continuePayment(id);
+      if (!ctx.alive()) return;
+      runPayment(ctx, main, purchase, { onRetry: () => ctx.navigate({ name: "buy" }) });
+    } catch (err) {
+      if (!ctx.alive()) return;
+      body.remove();
+      const msg = ctx.fail(err);
+      if (msg) error.set(msg);
+      // The permit may have been paid or failed meanwhile: show what the council now holds.
+      void ctx.syncInBackground();
+    }
+  })();
 }

@@ -48,7 +48,37 @@ export function validityNote(card: PermitCard): string | null {
   }
 }
 
-export function permitCardElement(card: PermitCard, onView: () => void, headingLevel: "h2" | "h3" = "h2"): HTMLElement {
+/** Why "Continue to payment" cannot be used, for an awaiting-payment permit (offline is separate). */
+export function payBlockedReason(card: PermitCard): string | null {
+  if (card.can_pay) return null;
+  return "The time to pay for this permit has run out, so it was not issued. Buy it again to pay.";
+}
+
+/** "Continue to payment", shown only while a permit awaits payment. */
+export function continuePaymentAction(card: PermitCard, onClick: () => void, idPrefix = "continue-payment"): HTMLElement | null {
+  if (card.status !== "awaiting_payment") return null;
+  return action({
+    id: `${idPrefix}-${card.permit.id}`,
+    testid: "continue-payment-button",
+    label: ["Continue to payment", visuallyHidden(` for ${card.permit.registration}`)],
+    needsCouncil: true,
+    blockedReason: payBlockedReason(card),
+    onClick,
+  }).wrap;
+}
+
+/** "You can finish paying until 26 November 2026 at 15:35." */
+export function payUntilText(card: PermitCard): string | null {
+  const link = card.permit.open_payment;
+  return card.can_pay && link ? `You can finish paying until ${formatDateTime(link.expires_at)}.` : null;
+}
+
+export function permitCardElement(
+  card: PermitCard,
+  onView: () => void,
+  headingLevel: "h2" | "h3" = "h2",
+  onPay: (() => void) | null = null,
+): HTMLElement {
   const p = card.permit;
   const titleId = `permit-title-${p.id}`;
   const note = validityNote(card);
@@ -80,6 +110,7 @@ export function permitCardElement(card: PermitCard, onView: () => void, headingL
     h(
       "div",
       { class: "actions" },
+      onPay ? continuePaymentAction(card, onPay) : null,
       action({
         id: `view-${p.id}`,
         testid: "view-permit",
@@ -177,7 +208,16 @@ export function permitsScreen(ctx: Ctx, main: HTMLElement): void {
           "ul",
           { class: "permit-list", "aria-labelledby": labelId, "data-testid": testid },
           cards.map((card) =>
-            h("li", { class: "permit-item" }, permitCardElement(card, () => ctx.navigate({ name: "detail", id: card.permit.id }), "h3")),
+            h(
+              "li",
+              { class: "permit-item" },
+              permitCardElement(
+                card,
+                () => ctx.navigate({ name: "detail", id: card.permit.id }),
+                "h3",
+                () => ctx.navigate({ name: "pay", id: card.permit.id }),
+              ),
+            ),
           ),
         );
       fill(

@@ -38,6 +38,7 @@ export function card(over: Partial<PermitCard> & { id: string; registration?: st
         { at: "2026-04-04T09:01:00Z", kind: "paid", detail: "Payment of £40.00 received." },
       ],
       as_of: "2026-11-26T14:05:00Z",
+      open_payment: over.permit?.open_payment ?? null,
     },
     status,
     status_label: over.status_label ?? "Live",
@@ -47,7 +48,16 @@ export function card(over: Partial<PermitCard> & { id: string; registration?: st
     can_edit_registration: over.can_edit_registration ?? status === "active",
     can_renew: over.can_renew ?? false,
     can_cancel: over.can_cancel ?? status === "active",
+    can_pay: over.can_pay ?? false,
   };
+}
+
+/** A permit whose purchase answer was lost: awaiting payment, its page still open until 15:35. */
+export function unpaidCard(id: string, canPay = true): PermitCard {
+  const open_payment = { payment_id: `pay-${id}`, next_url: `http://127.0.0.1:40123/pay/pay-${id}/tok`, expires_at: "2026-11-26T15:35:00Z" };
+  const c = card({ id, registration: "UN12 PAY", status: "awaiting_payment", status_label: "Awaiting payment", renewal_note: null, can_pay: canPay });
+  c.permit.open_payment = canPay ? open_payment : null;
+  return c;
 }
 
 const DOCUMENT_LABELS: Record<string, string> = {
@@ -113,6 +123,8 @@ export class FakeCouncil {
   changes: AddressChange[] = [];
   /** What `payment_status` answers, in turn (then "created"). */
   paymentAnswers: string[] = [];
+  /** The permit the payment being watched is for (`buy_permit` makes "new1"). */
+  payingFor = "new1";
   profile: Profile = {
     id: "a1",
     email: "demo@kerbside.example",
@@ -324,6 +336,26 @@ export class FakeCouncil {
               },
         };
       }
+      case "continue_payment": {
+        this.needCouncil(cmd);
+        const c = this.cached.find((x) => x.permit.id === args?.permitId);
+        const link = c?.permit.open_payment;
+        if (!c || !link) throw { kind: "validation", message: "The time to pay for this permit has run out, so nothing was taken and it was not issued. Buy it again to get a new payment page." };
+        this.payingFor = c.permit.id;
+        return {
+          permit: c.permit,
+          payment: {
+            id: link.payment_id,
+            permit_id: c.permit.id,
+            amount_pence: 4000,
+            status: "created",
+            next_url: link.next_url,
+            failure_reason: null,
+            created_at: "2026-11-26T14:05:00Z",
+            expires_at: link.expires_at,
+          },
+        };
+      }
       case "open_payment":
       case "close_payment":
         return null;
@@ -331,15 +363,17 @@ export class FakeCouncil {
         this.needCouncil(cmd);
         const status = this.paymentAnswers.shift() ?? "created";
         if (status === "succeeded") {
-          const c = this.cached.find((x) => x.permit.id === "new1");
+          const c = this.cached.find((x) => x.permit.id === this.payingFor);
           if (c) {
             c.status = "active";
             c.status_label = "Live";
+            c.can_pay = false;
+            c.permit = { ...c.permit, status: "active", open_payment: null };
           }
         }
         return {
           id: "pay1",
-          permit_id: "new1",
+          permit_id: this.payingFor,
           amount_pence: 4000,
           status,
           next_url: null,
