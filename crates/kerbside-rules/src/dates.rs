@@ -1,6 +1,6 @@
 //! Permit dates: UK local calendar days, terms that never lose a day, and the renewal window.
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// Permit dates are the council's calendar days.
@@ -11,7 +11,32 @@ pub const RENEWAL_WINDOW_DAYS: i64 = 30;
 
 /// The UK calendar date at an instant (a permit bought at 00:30 BST belongs to that day).
 pub fn uk_local_date(now: DateTime<Utc>) -> NaiveDate {
+    if now.year() >= 2100 {
+        // chrono-tz's Europe/London table ends with 2099 and would keep GMT all year after
+        // it; the law in force (Summer Time Order 2002) is applied directly instead.
+        let offset = if british_summer_time_by_rule(now) {
+            1
+        } else {
+            0
+        };
+        return (now + Duration::hours(offset)).date_naive();
+    }
     now.with_timezone(&UK_TIME_ZONE).date_naive()
+}
+
+/// BST runs from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
+/// October.
+fn british_summer_time_by_rule(now: DateTime<Utc>) -> bool {
+    let change = |month: u32| {
+        let mut day = NaiveDate::from_ymd_opt(now.year(), month + 1, 1)
+            .expect("April or November 1st exists")
+            - Days::new(1);
+        while day.weekday() != Weekday::Sun {
+            day = day - Days::new(1);
+        }
+        day.and_hms_opt(1, 0, 0).expect("01:00 exists").and_utc()
+    };
+    change(3) <= now && now < change(10)
 }
 
 /// The same day `months` later; when that day does not exist (29 February in a common year,
