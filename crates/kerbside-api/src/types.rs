@@ -168,6 +168,7 @@ pub struct PermitRequest {
     #[schema(value_type = schema::PermitType)]
     pub permit_type: PermitType,
     /// As typed; spacing and case do not matter.
+    #[schema(example = "AB12 CDE")]
     pub registration: String,
     /// For the Care permit: who provides the regular care visits (e.g. the agency and its reference).
     #[serde(default)]
@@ -298,6 +299,7 @@ pub struct Purchase {
 #[ts(export)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationChange {
+    #[schema(example = "XY34 ZZZ")]
     pub registration: String,
 }
 
