@@ -5,6 +5,14 @@
  */
 export type PostalAddress = { 
 /**
- * House number or name, e.g. "12" or "Flat 3, Rose Court".
+ * House number or name, e.g. "12" or "Flat 3, Rose Court". At most 100 characters.
  */
-line1: string, street: string, town: string, postcode: string, };
+line1: string, 
+/**
+ * At most 100 characters.
+ */
+street: string, 
+/**
+ * At most 100 characters.
+ */
+town: string, postcode: string, };

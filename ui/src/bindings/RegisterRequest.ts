@@ -5,7 +5,11 @@ export type RegisterRequest = { email: string,
 /**
  * 10 to 128 characters.
  */
-password: string, name: string, address: PostalAddress, 
+password: string, 
+/**
+ * At most 100 characters.
+ */
+name: string, address: PostalAddress, 
 /**
  * Needed only for the Over State Pension Age permit.
  */
