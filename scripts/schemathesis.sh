@@ -8,7 +8,7 @@
 #   bash scripts/schemathesis.sh            (PostgreSQL from KERBSIDE_TEST_POSTGRES_URL, or
 #                                            scripts/pg.sh; KERBSIDE_FUZZ_DBS=sqlite for one)
 #
-# Seeded and bounded (KERBSIDE_FUZZ_EXAMPLES per operation, default 40) so a run is repeatable
+# Seeded and bounded (KERBSIDE_FUZZ_EXAMPLES per operation, default 100) so a run is repeatable
 # and takes a few minutes on 2 cores. Reports land in target/schemathesis/<db>-<role>/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,7 @@ venv=${KERBSIDE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/kerbside-venv}
 st="$venv/bin/schemathesis"
 [ -x "$st" ] || { echo "schemathesis.sh: $st missing; run scripts/setup.sh" >&2; exit 1; }
 seed=${KERBSIDE_FUZZ_SEED:-20270301}
-examples=${KERBSIDE_FUZZ_EXAMPLES:-40}
+examples=${KERBSIDE_FUZZ_EXAMPLES:-100}
 dbs=${KERBSIDE_FUZZ_DBS:-sqlite postgres}
 reports="$here/target/schemathesis"
 mkdir -p "$reports"
@@ -103,6 +103,31 @@ for db in $dbs; do
   stop_server
   if [ "$db" = postgres ]; then psql -q -d "$admin" -c "DROP DATABASE $name WITH (FORCE)" >/dev/null || true; fi
 done
+# Totals over this run's reports: requests sent, positive and negative cases, checks and the
+# status codes seen.
+python3 - "$reports" $dbs <<'PY'
+import collections, glob, json, sys
+reports, dbs = sys.argv[1], sys.argv[2:]
+for db in dbs:
+    requests, modes, checks, statuses = 0, collections.Counter(), collections.Counter(), collections.Counter()
+    for path in glob.glob(f"{reports}/{db}-*/ndjson-*.ndjson"):
+        for line in open(path):
+            event = json.loads(line)
+            recorder = (event.get("ScenarioFinished") or {}).get("recorder") or {}
+            for case in (recorder.get("cases") or {}).values():
+                modes[case["value"]["meta"]["generation"]["mode"]] += 1
+            for results in (recorder.get("checks") or {}).values():
+                for result in results:
+                    checks[result["status"]] += 1
+            for interaction in (recorder.get("interactions") or {}).values():
+                requests += 1
+                response = interaction.get("response")
+                statuses[response["status_code"] if response else "no answer"] += 1
+    seen = ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items(), key=lambda x: str(x[0])))
+    print(f"schemathesis.sh: {db}: {requests} requests ({modes['positive']} schema-valid cases, "
+          f"{modes['negative']} schema-breaking), {sum(checks.values())} checks, "
+          f"{checks['failure']} failing; statuses {seen}")
+PY
 if [ "$failed" != 0 ]; then
   echo "schemathesis.sh: failures found (see $reports)" >&2
   exit 1
