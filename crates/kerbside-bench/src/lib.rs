@@ -224,12 +224,12 @@ pub async fn generate_permits(
     let renewal = "i % 50 = 1";
     let expires = format!(
         "CASE WHEN {renewal} THEN {} ELSE {} END",
-        dialect.date_plus(&today, &format!("((i - 1) * 7919) % 365 + 365")),
+        dialect.date_plus(&today, "((i - 1) * 7919) % 365 + 365"),
         dialect.date_plus(&today, offset)
     );
     let starts = format!(
         "CASE WHEN {renewal} THEN {} ELSE {} END",
-        dialect.date_plus(&today, &format!("((i - 1) * 7919) % 365 + 1")),
+        dialect.date_plus(&today, "((i - 1) * 7919) % 365 + 1"),
         dialect.date_plus(&today, &format!("{offset} - 364"))
     );
     let permit_sql = format!(

@@ -88,7 +88,6 @@ fn launch(
     mark_file: &Path,
     extra: &[(&str, String)],
 ) -> std::io::Result<Running> {
-    use std::os::unix::process::CommandExt;
     let _ = std::fs::remove_file(mark_file);
     let binary = match app {
         App::Kerbside => &args.kerbside,
@@ -103,9 +102,7 @@ fn launch(
         .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
         .env("KERBSIDE_LOG", "warn")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        // Its own process group, so it and its WebKit processes are stopped together.
-        .process_group(0);
+        .stderr(std::process::Stdio::null());
     for (key, value) in extra {
         command.env(key, value);
     }
@@ -144,22 +141,48 @@ fn wait_for_mark(running: &mut Running, mark: &str, timeout: Duration) -> Result
     Err(format!("no mark '{mark}' within {timeout:?}"))
 }
 
-/// Stops the app's process group (the app and its WebKit processes) and waits for it.
+/// Sends `signal` to each process of the app's tree, by process id. Never a process group and
+/// never the `kill` command: procps-ng 4.0.2's `kill -TERM -PGID` signalled every process on
+/// the machine. Only ids above 1 that are not this process are ever signalled.
+fn signal_tree(root: u32, signal: i32) {
+    let me = std::process::id();
+    for pid in tree(root) {
+        if pid > 1 && pid != me {
+            // SAFETY: kill(2) with a positive process id of a process this program started
+            // (the app, found by its id) or one of its descendants.
+            unsafe {
+                libc::kill(pid as libc::pid_t, signal);
+            }
+        }
+    }
+}
+
+/// Stops the app and the WebKit processes it started, and waits for them to exit.
 fn stop(mut running: Running) {
-    let pgid = running.child.id();
-    let _ = Command::new("kill")
-        .args(["-TERM", &format!("-{pgid}")])
-        .status();
+    let root = running.child.id();
+    let started: Vec<u32> = tree(root);
+    signal_tree(root, libc::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(10);
+    let alive = |pids: &[u32]| {
+        pids.iter()
+            .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+            .count()
+    };
     while Instant::now() < deadline {
-        if matches!(running.child.try_wait(), Ok(Some(_))) && group_members(pgid).is_empty() {
+        let exited = matches!(running.child.try_wait(), Ok(Some(_)));
+        if exited && alive(&started[1..]) == 0 {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = Command::new("kill")
-        .args(["-KILL", &format!("-{pgid}")])
-        .status();
+    for pid in &started {
+        if *pid > 1 && *pid != std::process::id() && alive(&[*pid]) > 0 {
+            // SAFETY: as in signal_tree: a positive id of a process this program started.
+            unsafe {
+                libc::kill(*pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
     let _ = running.child.wait();
 }
 
@@ -188,14 +211,6 @@ fn processes() -> Vec<(u32, u32, u32)> {
         }
     }
     out
-}
-
-fn group_members(pgid: u32) -> Vec<u32> {
-    processes()
-        .into_iter()
-        .filter(|p| p.2 == pgid)
-        .map(|p| p.0)
-        .collect()
 }
 
 /// The app and all its descendants.
