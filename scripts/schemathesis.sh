@@ -99,7 +99,8 @@ for db in $dbs; do
   # Signing out ends the session the other operations use, so it is fuzzed last, on its own.
   fuzz "$db-resident" "$resident" --exclude-operation-id sign_out || failed=1
   fuzz "$db-officer" "$officer" --include-tag officer || failed=1
-  fuzz "$db-sign-out" "$resident" --include-operation-id sign_out || failed=1
+  fuzz "$db-sign-out" "$resident" --include-operation-id sign_out \
+    --phases examples,coverage,fuzzing || failed=1
   stop_server
   if [ "$db" = postgres ]; then psql -q -d "$admin" -c "DROP DATABASE $name WITH (FORCE)" >/dev/null || true; fi
 done

@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         routes::approve_address_change, routes::reject_address_change,
     ),
     components(schemas(ApiError, ErrorKind)),
-    modifiers(&BearerAuth, &IdempotencyKeys, &JsonBodies),
+    modifiers(&BearerAuth, &IdempotencyKeys, &JsonBodies, &Links),
     tags(
         (name = "service", description = "About this council's service"),
         (name = "accounts", description = "Register, sign in and out, profile"),
@@ -122,6 +122,73 @@ impl Modify for JsonBodies {
                 if takes_json {
                     add_error_answers(operation, &answers);
                 }
+            }
+        }
+    }
+}
+
+/// OpenAPI links from what a purchase, a renewal or a new change of address returns to the
+/// operations on it, so a client (and schemathesis's stateful phase) can follow a permit from
+/// its purchase to its payment, renewal or cancellation.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::extensions::Extensions;
+        use utoipa::openapi::link::LinkBuilder;
+        use utoipa::openapi::RefOr;
+        const ON_A_PERMIT: &[&str] = &[
+            "get_permit",
+            "change_registration",
+            "renew",
+            "refund_quote",
+            "cancel",
+        ];
+        let follow: [(&str, &str, &[&str]); 5] = [
+            ("/api/v1/permits", "$response.body#/permit/id", ON_A_PERMIT),
+            (
+                "/api/v1/permits",
+                "$response.body#/payment/id",
+                &["get_payment"],
+            ),
+            (
+                "/api/v1/permits/{id}/renewal",
+                "$response.body#/permit/id",
+                ON_A_PERMIT,
+            ),
+            (
+                "/api/v1/permits/{id}/renewal",
+                "$response.body#/payment/id",
+                &["get_payment"],
+            ),
+            (
+                "/api/v1/address-changes",
+                "$response.body#/id",
+                &["upload_evidence", "submit_address_change"],
+            ),
+        ];
+        for (path, id, operations) in follow {
+            let Some(RefOr::T(created)) = openapi
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|post| post.responses.responses.get_mut("201"))
+            else {
+                continue;
+            };
+            for operation in operations {
+                created.links.insert(
+                    operation.to_string(),
+                    RefOr::T(
+                        // utoipa 5.5 writes `.operation_id()` as "operation_id"; the
+                        // OpenAPI field is "operationId", so it is set as a raw field.
+                        LinkBuilder::new()
+                            .parameter("id", id)
+                            .extensions(Some(Extensions::from_iter([("operationId", *operation)])))
+                            .build(),
+                    ),
+                );
             }
         }
     }
