@@ -144,6 +144,7 @@ impl Tally {
 struct Client {
     api: CouncilClient,
     http: reqwest::Client,
+    email: String,
     token: String,
     permit_id: String,
     buyers: Vec<String>,
@@ -454,6 +455,8 @@ async fn seed_buyers(
     Ok(tokens)
 }
 
+const RESIDENT_PASSWORD: &str = "a long enough bench password";
+
 /// Registers and signs in one resident through the API and buys and pays for their permit.
 async fn seed_resident(
     api: CouncilClient,
@@ -461,7 +464,7 @@ async fn seed_resident(
     i: usize,
 ) -> Result<Client, String> {
     let email = format!("resident{i}@bench.example");
-    let password = "a long enough bench password";
+    let password = RESIDENT_PASSWORD;
     api.register(
         &RegisterRequest {
             email: email.clone(),
@@ -490,6 +493,7 @@ async fn seed_resident(
     let mut client = Client {
         api: api.clone(),
         http,
+        email: format!("resident{i}@bench.example"),
         token: session.token.clone(),
         permit_id: String::new(),
         buyers: Vec::new(),
@@ -604,6 +608,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64()
     );
     clock.set(run_at);
+    // Sessions last 30 days, and the clock has moved on 11 months: each resident signs in
+    // again (once, one after another, like the seeding).
+    for client in &mut clients {
+        client.token = api
+            .sign_in(&SignInRequest {
+                email: client.email.clone(),
+                password: RESIDENT_PASSWORD.into(),
+            })
+            .await
+            .map_err(|e| format!("sign in again: {e:?}"))?
+            .token;
+    }
 
     let mut results = Vec::new();
     for phase in [Phase::Mix, Phase::Purchases, Phase::Reads] {
