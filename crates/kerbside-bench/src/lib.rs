@@ -166,7 +166,9 @@ impl Dialect {
     fn date_plus(self, base: &str, days: &str) -> String {
         match self {
             Dialect::Sqlite => format!("date('{base}', CAST(({days}) AS TEXT) || ' days')"),
-            Dialect::Postgres => format!("to_char(DATE '{base}' + ({days}), 'YYYY-MM-DD')"),
+            Dialect::Postgres => {
+                format!("to_char(DATE '{base}' + CAST(({days}) AS INTEGER), 'YYYY-MM-DD')")
+            }
         }
     }
 

@@ -69,10 +69,10 @@ struct Args {
     sqlite_mix: Option<PathBuf>,
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Drop the index added by migration 20261210000001 first, to measure the council as it
-    /// was before that fix (docs/BENCHMARKS.md, before/after).
+    /// Undo the indexes of migrations 20261210000001/2 first, to measure the council as it
+    /// was before those fixes (docs/BENCHMARKS.md, before/after).
     #[arg(long)]
-    without_renewal_index: bool,
+    without_fixes: bool,
 }
 
 /// The kinds of request, each with its own latency histogram.
@@ -524,7 +524,7 @@ async fn seed_resident(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let report = Report::new(args.report.clone()).before_fix(args.without_renewal_index);
+    let report = Report::new(args.report.clone()).before_fix(args.without_fixes);
     let db_name = match args.db {
         DbKind::Sqlite => "SQLite",
         DbKind::Postgres => "PostgreSQL",
@@ -541,11 +541,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     };
     let store = Store::connect(&url).await?;
-    if args.without_renewal_index {
-        sqlx::query("DROP INDEX IF EXISTS permits_by_renewal_of")
-            .execute(store.pool())
-            .await?;
-        println!("BEFORE THE FIX: index permits_by_renewal_of dropped");
+    if args.without_fixes {
+        for undo in [
+            "DROP INDEX IF EXISTS permits_by_renewal_of",
+            "DROP INDEX IF EXISTS permits_by_household_state",
+            "CREATE INDEX IF NOT EXISTS permits_by_household ON permits(household_key, permit_type)",
+        ] {
+            sqlx::query(undo).execute(store.pool()).await?;
+        }
+        println!("BEFORE THE FIXES: the indexes of migrations 20261210000001/2 undone");
     }
     // The seeded permits are bought on 10 January 2026; the run happens on 20 December 2026,
     // inside their renewal window (which opened on 10 December).

@@ -331,7 +331,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var_os("DISPLAY").is_none() {
         return Err("no DISPLAY: run this inside scripts/with-desktop-session.sh".into());
     }
-    let dir = fresh_dir(&args.dir, "desktop")?;
+    // Absolute: XDG_DATA_HOME must be (a relative one is ignored, and the app would use
+    // ~/.local/share instead of the seeded folder).
+    let dir = std::fs::canonicalize(fresh_dir(&args.dir, "desktop")?)?;
     let data = dir.join("xdg-data");
     let runtime = tokio::runtime::Runtime::new()?;
     let cards = runtime.block_on(seed_kerbside(&data))?;
