@@ -918,3 +918,64 @@ async fn type_hint_settles(app: &App, expect: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purchase_left_unpaid_can_be_paid_later_from_its_card() {
+    let _serial = support::one_at_a_time().await;
+    let council = Council::start("2027-03-01T09:00:00Z").await;
+    let email = "una.paid@example.org";
+    register_resident(&council, email).await;
+    let dirs = AppDirs::new();
+    let mut app = App::launch("unpaid", &dirs, &council.url, "2027-03-01T09:00:00Z").await;
+    app.sign_in(email, PASSWORD).await;
+    app.find("[data-testid=empty-state]").await;
+    start_buying(&mut app, "annual_visitor", false).await;
+    app.click("#continue-button").await;
+    app.find("[data-testid=step-registration]").await;
+    type_registration(&app, "KX21 RTY", "Will be shown as KX21 RTY").await;
+    app.click("#continue-button").await;
+    app.click("#pay-button").await;
+    app.find("[data-testid=payment-status]").await;
+
+    // The resident closes the payment window without paying.
+    let main = app.driver.window().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let payment = loop {
+        let windows = app.driver.windows().await.unwrap();
+        if let Some(w) = windows.into_iter().find(|w| *w != main) {
+            break w;
+        }
+        assert!(std::time::Instant::now() < deadline, "no payment window");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    app.driver.switch_to_window(payment).await.unwrap();
+    app.driver.close_window().await.unwrap();
+    app.driver.switch_to_window(main).await.unwrap();
+    app.click("#abandon-payment-button").await;
+    app.wait_for_text("Not paid yet, so the permit is not valid").await;
+    assert_eq!(
+        permits_of(&council, email, "annual_visitor", "active").await,
+        0
+    );
+
+    // Later, from the list: the card says so and offers to pay.
+    app.wait_for_card("KX21 RTY", "awaiting_payment").await;
+    app.find("[data-testid=continue-payment-button]").await;
+    app.screen("awaiting-payment-card").await;
+    app.click("[data-testid=continue-payment-button]").await;
+    app.pay_in_payment_window("4444333322221111", "continue-pay")
+        .await;
+    app.find("[data-testid=purchase-success]").await;
+    app.screen("continued-payment-done").await;
+    let held = &council;
+    app.wait_until(
+        "the council holds the paid permit",
+        std::time::Duration::from_secs(20),
+        || async move { permits_of(held, email, "annual_visitor", "active").await == 1 },
+    )
+    .await;
+    assert_eq!(payments_of(&council, email, "succeeded").await, 1);
+    app.click("#nav-permits").await;
+    app.wait_for_card("KX21 RTY", "active").await;
+    app.quit().await;
+}

@@ -131,6 +131,9 @@ async fn a_dark_system_theme_gives_a_dark_app_that_still_meets_wcag_aa() {
     app.click("#nav-data").await;
     app.wait_for_text("Wipe").await;
     app.screen("your-data").await;
+    app.click("#nav-profile").await;
+    app.wait_for_text("Change your password").await;
+    app.screen("profile").await;
     app.click("#nav-settings").await;
     app.find("#autostart-checkbox").await;
     app.screen("settings").await;
@@ -177,5 +180,8 @@ async fn clicking_a_renewal_notification_opens_the_app_at_that_permit() {
     assert!(shown.contains("LM68 XYZ"), "{shown}");
     app.find("#renew-button").await;
     app.screen("opened-from-notification").await;
+    app.click("#nav-profile").await;
+    app.wait_for_text("Change your password").await;
+    app.screen("profile").await;
     app.quit().await;
 }

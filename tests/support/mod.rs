@@ -124,7 +124,8 @@ pub struct App {
 }
 
 /// Every screen's axe result in this test process, written to axe-results.txt after each check.
-static AXE_RESULTS: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+/// Serialises writes of axe-results.txt between the tests of one binary.
+static AXE_RESULTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 const AXE_RUN: &str = r#"
 const done = arguments[arguments.length - 1];
@@ -391,10 +392,21 @@ impl App {
         for v in &violations {
             eprintln!("    {v}");
         }
-        let mut all = AXE_RESULTS.lock().unwrap_or_else(|e| e.into_inner());
-        all.push((key, violations.len()));
-        let text: String = all.iter().map(|(k, n)| format!("{k}\t{n}\n")).collect();
-        let _ = std::fs::write(self.screens.join("axe-results.txt"), text);
+        // Each e2e test binary is its own process: merge into the file the earlier ones wrote
+        // (scripts/test.sh removes it before the run), so it lists every screen of the suite.
+        let _serial = AXE_RESULTS.lock().unwrap_or_else(|e| e.into_inner());
+        let file = self.screens.join("axe-results.txt");
+        let mut results: std::collections::BTreeMap<String, usize> = std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let (k, n) = line.split_once('\t')?;
+                Some((k.to_string(), n.parse().ok()?))
+            })
+            .collect();
+        results.insert(key, violations.len());
+        let text: String = results.iter().map(|(k, n)| format!("{k}\t{n}\n")).collect();
+        let _ = std::fs::write(file, text);
         violations
     }
 

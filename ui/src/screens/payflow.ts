@@ -72,7 +72,10 @@ export function runPayment(ctx: Ctx, main: HTMLElement, purchase: Purchase, o: P
     variant: "link",
     onClick: () => {
       void ctx.api.closePayment().catch(() => {});
-      ctx.navigate({ name: "permits" }, "The payment was not completed, so no permit was issued.");
+      ctx.navigate(
+        { name: "permits" },
+        "Not paid yet, so the permit is not valid. You can finish paying with “Continue to payment” on its card while the council keeps the payment open.",
+      );
     },
   });
 
