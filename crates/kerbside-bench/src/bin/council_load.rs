@@ -731,6 +731,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     server.stop().await;
     store.close().await;
+    if args.db == DbKind::Postgres {
+        // The benchmark's database is its own; dropping it keeps the shared server small.
+        use sqlx::Connection;
+        let name = url.rsplit('/').next().unwrap_or_default().to_string();
+        let mut admin = sqlx::PgConnection::connect(&args.postgres_admin_url).await?;
+        sqlx::Executor::execute(
+            &mut admin,
+            format!("DROP DATABASE IF EXISTS {name}").as_str(),
+        )
+        .await?;
+    }
     if failed_requests > 0 {
         eprintln!("council-load: {failed_requests} requests failed");
     }

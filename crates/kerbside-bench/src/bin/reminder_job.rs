@@ -33,6 +33,9 @@ struct Args {
     /// Also time a first run ever (the whole 31-day window due at once).
     #[arg(long)]
     catch_up: bool,
+    /// Keep the generated database and outbox (removed by default: ~700 MB at 1M permits).
+    #[arg(long)]
+    keep: bool,
     /// Append the results table rows here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -205,6 +208,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     store.close().await;
+    if !args.keep {
+        // About 700 MB at 1,000,000 permits.
+        std::fs::remove_dir_all(&dir)?;
+    }
     if !once {
         return Err("the expiry email job sent an email twice or missed one".into());
     }
