@@ -19,9 +19,8 @@
 //! then opens the file the way the app does after a crash and checks it. The next round goes on
 //! from whatever the kill left. Run under scripts/with-desktop-session.sh (the real keyring).
 
-use chrono::{DateTime, Utc};
 use kerbside_api::FixedClock;
-use kerbside_council::{spawn, CouncilConfig, RunningServer, Store};
+use kerbside_council::RunningServer;
 use kerbside_desktop::{KeyringSecrets, SecretStore};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -40,9 +39,8 @@ const ROUNDS: u32 = 50;
 /// there, which recovery must ignore.
 const DIRECT_ROWS: usize = 4000;
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
+mod support;
+use support::world::{at, start_council, unique_keyring_service};
 
 /// One whole state of the cache: which registrations (A… or B…), written by which sync
 /// (its synced-at), and how many permits.
@@ -343,23 +341,14 @@ impl World {
     /// A council, and a resident with two permits (state A) synced once by the helper.
     async fn new() -> World {
         let council_dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            council_dir.path().join("council.db").display()
-        ))
-        .await
-        .unwrap();
-        let council = spawn(
-            ([127, 0, 0, 1], 0).into(),
-            store,
+        let council = start_council(
+            council_dir.path(),
             Arc::new(FixedClock::new(at("2027-03-01T09:00:00Z"))),
-            CouncilConfig::leicester_demo(),
             None,
         )
-        .await
-        .unwrap();
+        .await;
         let app_dir = tempfile::tempdir().unwrap();
-        let keyring_service = format!("uk.kerbside.test.{}", uuid::Uuid::new_v4().simple());
+        let keyring_service = unique_keyring_service();
         let args = vec![
             "setup".to_string(),
             app_dir.path().display().to_string(),

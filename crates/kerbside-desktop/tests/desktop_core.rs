@@ -2,10 +2,9 @@
 //! the real OS keyring (Secret Service; scripts/test.sh runs the tests inside a D-Bus session
 //! with an unlocked gnome-keyring).
 
-use chrono::{DateTime, Utc};
 use kerbside_api::types::*;
-use kerbside_api::{CouncilClient, ErrorKind, FixedClock, SharedClock};
-use kerbside_council::{spawn, CouncilConfig, RunningServer, Store};
+use kerbside_api::{CouncilClient, ErrorKind, FixedClock};
+use kerbside_council::RunningServer;
 use kerbside_desktop::{
     Kerbside, KeyringSecrets, Notifier, PermitFilter, RenewalNotice, SecretStore, StartOptions,
 };
@@ -15,9 +14,8 @@ use std::sync::{Arc, Mutex};
 
 const PASSWORD: &str = "a long enough password";
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
+mod support;
+use support::world::{at, start_app, start_council, unique_keyring_service};
 
 struct World {
     council: Option<RunningServer>,
@@ -39,7 +37,7 @@ impl World {
             council_dir,
             clock,
             app_dir: tempfile::tempdir().unwrap(),
-            keyring_service: format!("uk.kerbside.test.{}", uuid::Uuid::new_v4().simple()),
+            keyring_service: unique_keyring_service(),
         }
     }
 
@@ -48,18 +46,13 @@ impl World {
     }
 
     async fn app(&self) -> Kerbside {
-        Kerbside::start(
-            StartOptions {
-                data_dir: self.app_dir.path().to_path_buf(),
-                clock: self.clock.clone() as SharedClock,
-                clock_is_set: true,
-                council_url: Some(self.council_url.clone()),
-                keyring_service: self.keyring_service.clone(),
-            },
-            self.secrets(),
+        start_app(
+            self.app_dir.path(),
+            self.clock.clone(),
+            &self.council_url,
+            &self.keyring_service,
         )
         .await
-        .expect("the app starts")
     }
 
     async fn stop_council(&mut self) {
@@ -85,35 +78,8 @@ impl World {
     }
 }
 
-async fn start_council(dir: &Path, clock: Arc<FixedClock>, port: Option<u16>) -> RunningServer {
-    let store = Store::connect(&format!("sqlite://{}", dir.join("council.db").display()))
-        .await
-        .unwrap();
-    spawn(
-        ([127, 0, 0, 1], port.unwrap_or(0)).into(),
-        store,
-        clock,
-        CouncilConfig::leicester_demo(),
-        None,
-    )
-    .await
-    .unwrap()
-}
-
 fn registration(email: &str) -> RegisterRequest {
-    RegisterRequest {
-        email: email.into(),
-        password: PASSWORD.into(),
-        name: "Alex Resident".into(),
-        address: PostalAddress {
-            line1: "12".into(),
-            street: "Hazel Street".into(),
-            town: "Leicester".into(),
-            postcode: "LE2 7JN".into(),
-        },
-        date_of_birth: None,
-        reminder_email: None,
-    }
+    support::world::registration(email, PASSWORD, "Alex Resident")
 }
 
 fn visitor_permit(reg: &str) -> PermitRequest {

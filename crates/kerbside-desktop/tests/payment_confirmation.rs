@@ -8,23 +8,21 @@
 //! over HTTP, the app's SQLite cache, and the OS keyring (scripts/test.sh runs these tests in
 //! a D-Bus session with an unlocked gnome-keyring).
 
-use chrono::{DateTime, Utc};
 use kerbside_api::types::*;
-use kerbside_api::{ErrorKind, FixedClock, SharedClock};
-use kerbside_council::{spawn, CouncilConfig, RunningServer, Store};
-use kerbside_desktop::{Kerbside, KeyringSecrets, StartOptions};
+use kerbside_api::{ErrorKind, FixedClock};
+use kerbside_council::RunningServer;
+use kerbside_desktop::Kerbside;
 use kerbside_rules::{PermitStatus, PermitType};
 use std::sync::Arc;
+
+mod support;
+use support::world::{at, registration, start_app, start_council, unique_keyring_service};
 
 // The council tests' answer-losing proxy, shared rather than copied.
 #[path = "../../kerbside-council/tests/support/fault_proxy.rs"]
 mod fault_proxy;
 
 const PASSWORD: &str = "a long enough password";
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 struct World {
     council: RunningServer,
@@ -38,26 +36,12 @@ impl World {
     async fn new() -> World {
         let council_dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(FixedClock::new(at("2027-03-01T09:00:00Z")));
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            council_dir.path().join("council.db").display()
-        ))
-        .await
-        .unwrap();
-        let council = spawn(
-            ([127, 0, 0, 1], 0).into(),
-            store,
-            clock.clone(),
-            CouncilConfig::leicester_demo(),
-            None,
-        )
-        .await
-        .unwrap();
+        let council = start_council(council_dir.path(), clock.clone(), None).await;
         World {
             council,
             clock,
             app_dir: tempfile::tempdir().unwrap(),
-            keyring_service: format!("uk.kerbside.test.{}", uuid::Uuid::new_v4().simple()),
+            keyring_service: unique_keyring_service(),
             _council_dir: council_dir,
         }
     }
@@ -65,18 +49,7 @@ impl World {
     /// A new app core on this world's data folder and keyring service (as when the app is
     /// started again).
     async fn app(&self) -> Kerbside {
-        Kerbside::start(
-            StartOptions {
-                data_dir: self.app_dir.path().to_path_buf(),
-                clock: self.clock.clone() as SharedClock,
-                clock_is_set: true,
-                council_url: Some(self.council.url.clone()),
-                keyring_service: self.keyring_service.clone(),
-            },
-            Arc::new(KeyringSecrets::new(&self.keyring_service)),
-        )
-        .await
-        .expect("the app starts")
+        self.app_through(&self.council.url).await
     }
 
     /// The permit's state and its payments' statuses, read from the council's tables.
@@ -98,21 +71,17 @@ impl World {
 }
 
 async fn signed_up(app: &Kerbside, email: &str, line1: &str) {
-    app.register(RegisterRequest {
-        email: email.into(),
-        password: PASSWORD.into(),
-        name: "Pat Payer".into(),
-        address: PostalAddress {
-            line1: line1.into(),
-            street: "Hazel Street".into(),
-            town: "Leicester".into(),
-            postcode: "LE2 7JN".into(),
-        },
-        date_of_birth: None,
-        reminder_email: None,
-    })
-    .await
-    .unwrap();
+    let mut request = registration(email, PASSWORD, "Pat Payer");
+    request.address.line1 = line1.into();
+    app.register(request).await.unwrap();
+}
+
+/// Signs a new resident up in `app` and buys a visitor permit, leaving its payment open.
+/// Returns the permit's id and the payment.
+async fn bought_awaiting_payment(app: &Kerbside, email: &str, line1: &str) -> (String, Payment) {
+    signed_up(app, email, line1).await;
+    let purchase = app.buy(visitor_permit()).await.unwrap();
+    (purchase.permit.id, purchase.payment.unwrap())
 }
 
 fn visitor_permit() -> PermitRequest {
@@ -170,14 +139,12 @@ async fn returning_after_a_declined_expired_or_failing_card_never_makes_the_perm
         if n > 0 {
             app.sign_out().await.unwrap();
         }
-        signed_up(
+        let (permit_id, payment) = bought_awaiting_payment(
             &app,
             &format!("card{n}@example.org"),
             &format!("{}", 70 + n),
         )
         .await;
-        let purchase = app.buy(visitor_permit()).await.unwrap();
-        let payment = purchase.payment.unwrap();
         let (status, page) = submit_card(payment.next_url.as_ref().unwrap(), card).await;
         assert_eq!(status, 200);
         assert!(page.contains("Payment not taken"), "{card}: {page}");
@@ -188,7 +155,7 @@ async fn returning_after_a_declined_expired_or_failing_card_never_makes_the_perm
         let reason = answer.failure_reason.unwrap_or_default().to_lowercase();
         assert!(reason.contains(says), "{card}: {reason}");
         assert_eq!(
-            cached_status(&app, &purchase.permit.id).await,
+            cached_status(&app, &permit_id).await,
             PermitStatus::PaymentFailed
         );
         let synced = app.sync().await.unwrap();
@@ -200,7 +167,7 @@ async fn returning_after_a_declined_expired_or_failing_card_never_makes_the_perm
             "{card}: nothing is live after a sync"
         );
         assert_eq!(
-            world.council_row(&purchase.permit.id).await,
+            world.council_row(&permit_id).await,
             ("payment_failed".to_string(), vec!["failed".to_string()])
         );
     }
@@ -210,9 +177,7 @@ async fn returning_after_a_declined_expired_or_failing_card_never_makes_the_perm
 async fn an_abandoned_payment_page_never_makes_the_permit_live_and_fails_at_its_deadline() {
     let world = World::new().await;
     let app = world.app().await;
-    signed_up(&app, "abandon@example.org", "80").await;
-    let purchase = app.buy(visitor_permit()).await.unwrap();
-    let payment = purchase.payment.unwrap();
+    let (permit_id, payment) = bought_awaiting_payment(&app, "abandon@example.org", "80").await;
     // The page is opened, then its window is closed without paying.
     let opened = reqwest::get(payment.next_url.as_ref().unwrap())
         .await
@@ -223,7 +188,7 @@ async fn an_abandoned_payment_page_never_makes_the_permit_live_and_fails_at_its_
         PaymentStatus::Created
     );
     assert_eq!(
-        cached_status(&app, &purchase.permit.id).await,
+        cached_status(&app, &permit_id).await,
         PermitStatus::AwaitingPayment
     );
     assert_eq!(
@@ -243,14 +208,14 @@ async fn an_abandoned_payment_page_never_makes_the_permit_live_and_fails_at_its_
         "the resident is told why"
     );
     assert_eq!(
-        cached_status(&app, &purchase.permit.id).await,
+        cached_status(&app, &permit_id).await,
         PermitStatus::PaymentFailed
     );
     // The page no longer takes the card.
     let (_, page) = submit_card(payment.next_url.as_ref().unwrap(), "4444333322221111").await;
     assert!(page.contains("Payment not taken"), "{page}");
     assert_eq!(
-        world.council_row(&purchase.permit.id).await,
+        world.council_row(&permit_id).await,
         ("payment_failed".to_string(), vec!["failed".to_string()])
     );
 }
@@ -261,9 +226,7 @@ async fn a_forged_return_never_makes_the_permit_live() {
 
     // Someone else's payment, paid: its id must not count for anyone else.
     let other = world.app_in_own_folder().await;
-    signed_up(&other.0, "other@example.org", "91").await;
-    let others = other.0.buy(visitor_permit()).await.unwrap();
-    let others_payment = others.payment.unwrap();
+    let (_, others_payment) = bought_awaiting_payment(&other.0, "other@example.org", "91").await;
     submit_card(
         others_payment.next_url.as_ref().unwrap(),
         "4444333322221111",
@@ -271,10 +234,7 @@ async fn a_forged_return_never_makes_the_permit_live() {
     .await;
 
     let app = world.app().await;
-    signed_up(&app, "forged@example.org", "90").await;
-    let purchase = app.buy(visitor_permit()).await.unwrap();
-    let payment = purchase.payment.unwrap();
-    let permit_id = purchase.permit.id.clone();
+    let (permit_id, payment) = bought_awaiting_payment(&app, "forged@example.org", "90").await;
 
     // The return link ("kerbside://payment-done?payment_id=…") arrives without any payment:
     // the app asks the council, which has no payment yet.
@@ -325,10 +285,7 @@ async fn a_forged_return_never_makes_the_permit_live() {
 async fn a_payment_finished_after_the_app_was_closed_is_picked_up_on_the_next_sync() {
     let world = World::new().await;
     let app = world.app().await;
-    signed_up(&app, "later@example.org", "100").await;
-    let purchase = app.buy(visitor_permit()).await.unwrap();
-    let payment = purchase.payment.unwrap();
-    let permit_id = purchase.permit.id.clone();
+    let (permit_id, payment) = bought_awaiting_payment(&app, "later@example.org", "100").await;
     app.shutdown().await;
     drop(app);
 
@@ -366,19 +323,13 @@ impl World {
     /// A second resident's app: its own data folder and keyring service, same council.
     async fn app_in_own_folder(&self) -> (Kerbside, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let service = format!("uk.kerbside.test.{}", uuid::Uuid::new_v4().simple());
-        let app = Kerbside::start(
-            StartOptions {
-                data_dir: dir.path().to_path_buf(),
-                clock: self.clock.clone() as SharedClock,
-                clock_is_set: true,
-                council_url: Some(self.council.url.clone()),
-                keyring_service: service.clone(),
-            },
-            Arc::new(KeyringSecrets::new(&service)),
+        let app = start_app(
+            dir.path(),
+            self.clock.clone(),
+            &self.council.url,
+            &unique_keyring_service(),
         )
-        .await
-        .expect("the app starts");
+        .await;
         (app, dir)
     }
 }
@@ -386,18 +337,13 @@ impl World {
 impl World {
     /// An app core that reaches the council through `url` (a proxy in front of it).
     async fn app_through(&self, url: &str) -> Kerbside {
-        Kerbside::start(
-            StartOptions {
-                data_dir: self.app_dir.path().to_path_buf(),
-                clock: self.clock.clone() as SharedClock,
-                clock_is_set: true,
-                council_url: Some(url.to_string()),
-                keyring_service: self.keyring_service.clone(),
-            },
-            Arc::new(KeyringSecrets::new(&self.keyring_service)),
+        start_app(
+            self.app_dir.path(),
+            self.clock.clone(),
+            url,
+            &self.keyring_service,
         )
         .await
-        .expect("the app starts")
     }
 }
 

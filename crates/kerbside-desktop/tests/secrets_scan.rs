@@ -9,21 +9,16 @@
 //! scripts/with-desktop-session.sh. The end-to-end variant with the real webview's storage is
 //! tests/e2e_secrets.rs at the workspace root.
 
-use chrono::{DateTime, Utc};
 use kerbside_api::types::*;
-use kerbside_api::{FixedClock, SharedClock};
-use kerbside_council::{spawn, CouncilConfig, Store};
-use kerbside_desktop::{Kerbside, KeyringSecrets, SecretStore, StartOptions};
+use kerbside_api::FixedClock;
+use kerbside_desktop::{KeyringSecrets, SecretStore};
 use kerbside_rules::PermitType;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 mod support;
 use support::secret_forms::{base64, files_under, find, forms, leaks, token_forms};
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
+use support::world::{at, registration, start_app, start_council, unique_keyring_service};
 
 /// Everything logged, by every thread (sqlx runs each SQLite connection on its own thread).
 #[derive(Clone, Default)]
@@ -87,55 +82,18 @@ fn neither_the_token_nor_the_password_is_in_the_app_data_folder_or_the_trace_log
         .unwrap();
     let council_dir = tempfile::tempdir().unwrap();
     let app_dir = tempfile::tempdir().unwrap();
-    let service = format!("uk.kerbside.test.{}", uuid::Uuid::new_v4().simple());
+    let service = unique_keyring_service();
     // A password that occurs nowhere else, so any occurrence is a leak.
     let password = format!("Pw-{}", uuid::Uuid::new_v4().simple());
     let email = "secrets@example.org";
 
     let (token, council_url) = runtime.block_on(async {
         let clock = Arc::new(FixedClock::new(at("2027-03-01T09:00:00Z")));
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            council_dir.path().join("council.db").display()
-        ))
-        .await
-        .unwrap();
-        let council = spawn(
-            ([127, 0, 0, 1], 0).into(),
-            store,
-            clock.clone(),
-            CouncilConfig::leicester_demo(),
-            None,
-        )
-        .await
-        .unwrap();
-        let app = Kerbside::start(
-            StartOptions {
-                data_dir: app_dir.path().to_path_buf(),
-                clock: clock.clone() as SharedClock,
-                clock_is_set: true,
-                council_url: Some(council.url.clone()),
-                keyring_service: service.clone(),
-            },
-            Arc::new(KeyringSecrets::new(&service)),
-        )
-        .await
-        .unwrap();
-        app.register(RegisterRequest {
-            email: email.into(),
-            password: password.clone(),
-            name: "Sam Secret".into(),
-            address: PostalAddress {
-                line1: "12".into(),
-                street: "Hazel Street".into(),
-                town: "Leicester".into(),
-                postcode: "LE2 7JN".into(),
-            },
-            date_of_birth: None,
-            reminder_email: None,
-        })
-        .await
-        .unwrap();
+        let council = start_council(council_dir.path(), clock.clone(), None).await;
+        let app = start_app(app_dir.path(), clock.clone(), &council.url, &service).await;
+        app.register(registration(email, &password, "Sam Secret"))
+            .await
+            .unwrap();
         // A wrong password first: the refusal must not echo what was typed.
         let wrong = format!("{password}-typo");
         assert!(app
