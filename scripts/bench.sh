@@ -36,7 +36,7 @@ if want desktop; then
   # The bare app: its own workspace, the same target dir, tauri version and release profile;
   # the root lock file pins the same dependency versions so Kerbside's compiled ones are reused.
   cp Cargo.lock bench/hello-tauri/Cargo.lock
-  (cd bench/hello-tauri && cargo build --release)
+  (cd bench/hello-tauri && CARGO_TARGET_DIR="$target" cargo build --release)
 fi
 bin=$target/release
 
