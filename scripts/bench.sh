@@ -34,7 +34,8 @@ cargo build --release -p kerbside-bench --bins
 if want desktop; then
   cargo build --release --bin kerbside
   # The bare app: its own workspace, the same target dir, tauri version and release profile;
-  # the root lock file pins the same dependency versions so Kerbside's compiled ones are reused.
+  # the root lock file pins the same dependency versions. Its dependencies' feature sets differ
+  # from Kerbside's, so cargo compiles most of them again (about 10 minutes the first time).
   cp Cargo.lock bench/hello-tauri/Cargo.lock
   (cd bench/hello-tauri && CARGO_TARGET_DIR="$target" cargo build --release)
 fi
