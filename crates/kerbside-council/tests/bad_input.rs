@@ -24,6 +24,41 @@ fn registration_with_name(name: &str) -> serde_json::Value {
     })
 }
 
+/// Asks for a quote for `body` as `token`, sending `key` as the Idempotency-Key.
+async fn quote_with_key(
+    council: &TestCouncil,
+    token: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    council
+        .http
+        .post(council.url("/api/v1/permits/quote"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Cancels the permit as `token` with `body` sent as it is.
+async fn cancel(
+    council: &TestCouncil,
+    token: &str,
+    permit_id: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    council
+        .http
+        .post(council.url(&format!("/api/v1/permits/{permit_id}/cancellation")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn text_with_a_nul_character_is_refused_with_a_reason(db: Db) {
     let council = start(db).await;
     let alice = council.resident("alice@example.org").await;
@@ -121,15 +156,7 @@ async fn a_method_a_route_does_not_have_is_405_whatever_its_idempotency_key() {
     let council = start(Db::Sqlite).await;
     let alice = council.resident("alice@example.org").await;
     let buy = json!({"permit_type": "annual_visitor", "registration": "AB12 CDE"});
-    let bought = council
-        .http
-        .post(council.url("/api/v1/permits/quote"))
-        .bearer_auth(&alice)
-        .header("Idempotency-Key", "key-1")
-        .json(&buy)
-        .send()
-        .await
-        .unwrap();
+    let bought = quote_with_key(&council, &alice, "key-1", &buy).await;
     assert_eq!(bought.status(), 200);
 
     // The same key on a method the route does not have: 405, not "key already used".
@@ -158,15 +185,7 @@ async fn a_method_a_route_does_not_have_is_405_whatever_its_idempotency_key() {
         .await
         .unwrap();
     assert_eq!(response.status(), 405);
-    let response = council
-        .http
-        .post(council.url("/api/v1/permits/quote"))
-        .bearer_auth(&alice)
-        .header("Idempotency-Key", "")
-        .json(&buy)
-        .send()
-        .await
-        .unwrap();
+    let response = quote_with_key(&council, &alice, "", &buy).await;
     assert_eq!(response.status(), 400);
 }
 
@@ -216,38 +235,28 @@ async fn a_refund_in_whole_pence_may_be_written_with_a_decimal_point() {
         .refund_quote(&alice, &permit.id)
         .await
         .unwrap();
-    let response = council
-        .http
-        .post(council.url(&format!("/api/v1/permits/{}/cancellation", permit.id)))
-        .bearer_auth(&alice)
-        .json(&json!({"expected_refund_pence": quote.refund_pence as f64}))
-        .send()
-        .await
-        .unwrap();
+    let response = cancel(
+        &council,
+        &alice,
+        &permit.id,
+        json!({"expected_refund_pence": quote.refund_pence as f64}),
+    )
+    .await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    let response = council
-        .http
-        .post(council.url(&format!("/api/v1/permits/{}/cancellation", permit.id)))
-        .bearer_auth(&alice)
-        .json(&json!({"expected_refund_pence": 10.5}))
-        .send()
-        .await
-        .unwrap();
+    let response = cancel(
+        &council,
+        &alice,
+        &permit.id,
+        json!({"expected_refund_pence": 10.5}),
+    )
+    .await;
     assert_eq!(response.status(), 400);
 }
 
 #[tokio::test]
 async fn the_openapi_document_lists_the_values_and_answers_the_server_has() {
     let council = start(Db::Sqlite).await;
-    let document: serde_json::Value = council
-        .http
-        .get(council.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: serde_json::Value = council.openapi_document().await;
     let schemas = &document["components"]["schemas"];
     assert_eq!(
         schemas["PermitType"]["enum"],

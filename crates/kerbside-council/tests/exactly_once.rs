@@ -12,7 +12,7 @@ mod support;
 
 use fault_proxy::FaultProxy;
 use kerbside_api::types::*;
-use kerbside_api::{CouncilClient, ErrorKind};
+use kerbside_api::{ClientError, CouncilClient, ErrorKind};
 use kerbside_rules::{PermitStatus, PermitType};
 use support::{Db, TestCouncil, PASSWORD};
 
@@ -47,6 +47,42 @@ async fn submit_card(http: &reqwest::Client, url: &str) -> Result<String, reqwes
 
 async fn count(council: &TestCouncil, sql: &str) -> i64 {
     council.count(sql).await
+}
+
+/// How many rows of the council's `table` have `column` equal to `value`.
+async fn rows_where(council: &TestCouncil, table: &str, column: &str, value: &str) -> i64 {
+    count(
+        council,
+        &format!("SELECT COUNT(*) FROM {table} WHERE {column} = '{value}'"),
+    )
+    .await
+}
+
+/// How many `kind` events the permit's history holds in the council's table.
+async fn events(council: &TestCouncil, permit_id: &str, kind: &str) -> i64 {
+    count(
+        council,
+        &format!(
+            "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{permit_id}' AND kind = '{kind}'"
+        ),
+    )
+    .await
+}
+
+/// Asks (through `client`) to renew the permit, under a new idempotency key.
+async fn renew(
+    client: &CouncilClient,
+    token: &str,
+    permit_id: &str,
+) -> Result<Purchase, ClientError> {
+    client
+        .renew(
+            token,
+            permit_id,
+            &RenewalRequest { return_url: None },
+            &key(),
+        )
+        .await
 }
 
 async fn every_action_happens_once_although_its_answer_was_lost(db: Db) -> usize {
@@ -97,20 +133,12 @@ async fn every_action_happens_once_although_its_answer_was_lost(db: Db) -> usize
     let permit_id = purchase.permit.id.clone();
     let payment = purchase.payment.expect("a £40 permit needs paying for");
     assert_eq!(
-        count(
-            &council,
-            &format!("SELECT COUNT(*) FROM permits WHERE account_id = '{account}'")
-        )
-        .await,
+        rows_where(&council, "permits", "account_id", &account).await,
         1,
         "one permit"
     );
     assert_eq!(
-        count(
-            &council,
-            &format!("SELECT COUNT(*) FROM payments WHERE account_id = '{account}'")
-        )
-        .await,
+        rows_where(&council, "payments", "account_id", &account).await,
         1,
         "one payment"
     );
@@ -144,17 +172,7 @@ async fn every_action_happens_once_although_its_answer_was_lost(db: Db) -> usize
         .await,
         1
     );
-    assert_eq!(
-        count(
-            &council,
-            &format!(
-                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{permit_id}' AND kind = 'paid'"
-            )
-        )
-        .await,
-        1,
-        "paid once"
-    );
+    assert_eq!(events(&council, &permit_id, "paid").await, 1, "paid once");
     assert_eq!(
         client.payment(&token, &payment.id).await.unwrap().status,
         PaymentStatus::Succeeded
@@ -177,13 +195,7 @@ async fn every_action_happens_once_although_its_answer_was_lost(db: Db) -> usize
     assert_eq!(changed.registration, "XY34 ZZZ");
     assert_eq!(proxy.faults(), 5);
     assert_eq!(
-        count(
-            &council,
-            &format!(
-                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{permit_id}' AND kind = 'registration_changed'"
-            )
-        )
-        .await,
+        events(&council, &permit_id, "registration_changed").await,
         1
     );
     let history = council.client.permit(&token, &permit_id).await.unwrap();
@@ -201,32 +213,18 @@ async fn every_action_happens_once_although_its_answer_was_lost(db: Db) -> usize
     let token = council.sign_in("once@example.org").await;
     let path = format!("/api/v1/permits/{permit_id}/renewal");
     proxy.lose_answers("POST", &path, 1);
-    let renewal = client
-        .renew(
-            &token,
-            &permit_id,
-            &RenewalRequest { return_url: None },
-            &key(),
-        )
+    let renewal = renew(&client, &token, &permit_id)
         .await
         .expect("the resend answers");
     assert_eq!(proxy.faults(), 6);
     let renewal_id = renewal.permit.id.clone();
     assert_eq!(
-        count(
-            &council,
-            &format!("SELECT COUNT(*) FROM permits WHERE renewal_of = '{permit_id}'")
-        )
-        .await,
+        rows_where(&council, "permits", "renewal_of", &permit_id).await,
         1,
         "one renewal"
     );
     assert_eq!(
-        count(
-            &council,
-            &format!("SELECT COUNT(*) FROM payments WHERE permit_id = '{renewal_id}'")
-        )
-        .await,
+        rows_where(&council, "payments", "permit_id", &renewal_id).await,
         1,
         "one payment for it"
     );
@@ -256,24 +254,11 @@ async fn every_action_happens_once_although_its_answer_was_lost(db: Db) -> usize
     assert_eq!(cancelled.refund_pence, 4000);
     assert_eq!(cancelled.permit.status, PermitStatus::Cancelled);
     assert_eq!(
-        count(
-            &council,
-            &format!("SELECT COUNT(*) FROM refunds WHERE permit_id = '{renewal_id}'")
-        )
-        .await,
+        rows_where(&council, "refunds", "permit_id", &renewal_id).await,
         1,
         "one refund"
     );
-    assert_eq!(
-        count(
-            &council,
-            &format!(
-                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{renewal_id}' AND kind = 'cancelled'"
-            )
-        )
-        .await,
-        1
-    );
+    assert_eq!(events(&council, &renewal_id, "cancelled").await, 1);
     let all = council.client.permits(&token).await.unwrap().permits;
     assert_eq!(all.len(), 2, "the permit and its (cancelled) renewal");
 
@@ -415,17 +400,7 @@ async fn a_purchase_whose_answers_were_all_lost_can_still_be_paid_through_the_pe
     let paid = open_payment_in_list(&client, &token, &permit_id).await;
     assert_eq!(paid.status, PermitStatus::Active);
     assert_eq!(paid.open_payment, None, "nothing left to pay");
-    assert_eq!(
-        count(
-            &council,
-            &format!(
-                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{permit_id}' AND kind = 'paid'"
-            )
-        )
-        .await,
-        1,
-        "paid once"
-    );
+    assert_eq!(events(&council, &permit_id, "paid").await, 1, "paid once");
     assert_eq!(
         count(
             &council,
@@ -464,15 +439,7 @@ async fn a_purchase_whose_answers_were_all_lost_can_still_be_paid_through_the_pe
     let token = council.sign_in("lost@example.org").await;
     let path = format!("/api/v1/permits/{permit_id}/renewal");
     proxy.lose_answers("POST", &path, 3);
-    let error = client
-        .renew(
-            &token,
-            &permit_id,
-            &RenewalRequest { return_url: None },
-            &key(),
-        )
-        .await
-        .unwrap_err();
+    let error = renew(&client, &token, &permit_id).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Offline);
     let renewal = client
         .permits(&token)
@@ -492,23 +459,12 @@ async fn a_purchase_whose_answers_were_all_lost_can_still_be_paid_through_the_pe
     assert_eq!(original.renewed_by.as_deref(), Some(renewal.id.as_str()));
     assert_eq!(original.open_payment, None, "a paid permit offers nothing");
     assert_eq!(
-        count(
-            &council,
-            &format!("SELECT COUNT(*) FROM permits WHERE renewal_of = '{permit_id}'")
-        )
-        .await,
+        rows_where(&council, "permits", "renewal_of", &permit_id).await,
         1,
         "one renewal"
     );
     assert_eq!(
-        count(
-            &council,
-            &format!(
-                "SELECT COUNT(*) FROM permit_events WHERE permit_id = '{}' AND kind = 'paid'",
-                renewal.id
-            )
-        )
-        .await,
+        events(&council, &renewal.id, "paid").await,
         1,
         "the renewal paid once"
     );

@@ -126,6 +126,31 @@ fn client_of(instances: &Instances, i: usize) -> CouncilClient {
     instances.nth(i).client.clone()
 }
 
+/// `RENEWALS` devices (spread over the instances) ask at once to renew the permit, each with
+/// its own idempotency key.
+fn renew_from_every_device(
+    instances: &Instances,
+    token: &str,
+    permit_id: &str,
+) -> Vec<tokio::task::JoinHandle<Result<Purchase, ClientError>>> {
+    (0..RENEWALS)
+        .map(|i| {
+            let client = client_of(instances, i);
+            let (token, id) = (token.to_string(), permit_id.to_string());
+            tokio::spawn(async move {
+                client
+                    .renew(
+                        &token,
+                        &id,
+                        &RenewalRequest { return_url: None },
+                        &CouncilClient::new_idempotency_key(),
+                    )
+                    .await
+            })
+        })
+        .collect()
+}
+
 /// `RENEWALS` devices renew the same permit at once, each with its own key; then
 /// `PAY_CLICKS` devices submit the renewal's payment page at once; then `RENEWALS` more try
 /// to renew again. Returns the number of requests made.
@@ -144,22 +169,7 @@ async fn devices_renewing_one_permit_at_once_make_one_renewal(db: Db) -> usize {
     let mut requests = 0;
     for (email, permit) in &permits {
         let token = instances.first().sign_in(email).await;
-        let attempts: Vec<_> = (0..RENEWALS)
-            .map(|i| {
-                let client = client_of(&instances, i);
-                let (token, id) = (token.clone(), permit.id.clone());
-                tokio::spawn(async move {
-                    client
-                        .renew(
-                            &token,
-                            &id,
-                            &RenewalRequest { return_url: None },
-                            &CouncilClient::new_idempotency_key(),
-                        )
-                        .await
-                })
-            })
-            .collect();
+        let attempts = renew_from_every_device(&instances, &token, &permit.id);
         requests += RENEWALS;
         let mut renewals = HashSet::new();
         let mut payments = HashSet::new();
@@ -231,22 +241,7 @@ async fn devices_renewing_one_permit_at_once_make_one_renewal(db: Db) -> usize {
         }
 
         // Once paid, every further renewal is refused and nothing new is made.
-        let again: Vec<_> = (0..RENEWALS)
-            .map(|i| {
-                let client = client_of(&instances, i);
-                let (token, id) = (token.clone(), permit.id.clone());
-                tokio::spawn(async move {
-                    client
-                        .renew(
-                            &token,
-                            &id,
-                            &RenewalRequest { return_url: None },
-                            &CouncilClient::new_idempotency_key(),
-                        )
-                        .await
-                })
-            })
-            .collect();
+        let again = renew_from_every_device(&instances, &token, &permit.id);
         requests += RENEWALS;
         for attempt in again {
             let refused = attempt.await.unwrap().unwrap_err();
@@ -473,16 +468,7 @@ async fn a_renewal_awaiting_payment_is_withdrawn_when_its_permit_is_cancelled() 
     instances.set_clock("2028-02-01T09:00:00Z");
     let council = instances.first();
     let token = council.sign_in("withdrawn@example.org").await;
-    let renewal = council
-        .client
-        .renew(
-            &token,
-            &permit.id,
-            &RenewalRequest { return_url: None },
-            &CouncilClient::new_idempotency_key(),
-        )
-        .await
-        .unwrap();
+    let renewal = council.renew(&token, &permit.id).await.unwrap();
     council
         .client
         .cancel(
