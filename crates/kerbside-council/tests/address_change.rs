@@ -587,15 +587,7 @@ async fn another_residents_change_is_not_found() {
 #[tokio::test]
 async fn the_openapi_document_lists_the_new_endpoints() {
     let council = start(Db::Sqlite).await;
-    let doc: serde_json::Value = council
-        .http
-        .get(council.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = council.openapi_document().await;
     for path in [
         "/api/v1/address-changes",
         "/api/v1/address-changes/{id}/files",

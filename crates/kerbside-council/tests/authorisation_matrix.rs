@@ -375,15 +375,7 @@ impl World {
 
 /// The operations of the served document: (method, path) → the operation's JSON.
 async fn served_operations(council: &TestCouncil) -> Vec<(String, String, Value)> {
-    let doc: Value = council
-        .http
-        .get(council.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = council.openapi_document().await;
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for method in [

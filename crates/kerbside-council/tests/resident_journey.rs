@@ -76,16 +76,7 @@ async fn journey(db: Db) {
             && h.detail.contains("XY34 ZZZ")));
 
     // Renewal before the window: refused, with the date it opens.
-    let early = council
-        .client
-        .renew(
-            &token,
-            &permit.id,
-            &RenewalRequest { return_url: None },
-            &CouncilClient::new_idempotency_key(),
-        )
-        .await
-        .unwrap_err();
+    let early = council.renew(&token, &permit.id).await.unwrap_err();
     assert_eq!(early.kind(), ErrorKind::Conflict);
     assert!(early.to_string().contains("30 January 2028"), "{early}");
     assert!(!permit.renewal_open);
@@ -101,16 +92,7 @@ async fn journey(db: Db) {
     token = council.sign_in("sam@example.org").await;
     let listed = council.client.permits(&token).await.unwrap();
     assert!(listed.permits[0].renewal_open);
-    let renewal = council
-        .client
-        .renew(
-            &token,
-            &permit.id,
-            &RenewalRequest { return_url: None },
-            &CouncilClient::new_idempotency_key(),
-        )
-        .await
-        .unwrap();
+    let renewal = council.renew(&token, &permit.id).await.unwrap();
     assert_eq!(
         renewal.permit.starts_on.to_string(),
         "2028-03-01",

@@ -327,15 +327,7 @@ async fn renewal_is_refused_after_expiry_and_allowed_on_the_last_day() {
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint_with_its_errors() {
     let council = start().await;
-    let doc: serde_json::Value = council
-        .http
-        .get(council.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = council.openapi_document().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     for path in [

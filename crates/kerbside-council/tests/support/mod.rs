@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use kerbside_api::types::*;
-use kerbside_api::{CouncilClient, FixedClock};
+use kerbside_api::{ClientError, CouncilClient, FixedClock};
 use kerbside_council::{spawn, CouncilConfig, RunningServer, Store};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -249,6 +249,30 @@ impl TestCouncil {
         }
         self.client
             .permit(token, &purchase.permit.id)
+            .await
+            .unwrap()
+    }
+
+    /// Asks to renew the permit, under a new idempotency key.
+    pub async fn renew(&self, token: &str, permit_id: &str) -> Result<Purchase, ClientError> {
+        self.client
+            .renew(
+                token,
+                permit_id,
+                &RenewalRequest { return_url: None },
+                &CouncilClient::new_idempotency_key(),
+            )
+            .await
+    }
+
+    /// The OpenAPI document the server serves.
+    pub async fn openapi_document(&self) -> serde_json::Value {
+        self.http
+            .get(self.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
             .await
             .unwrap()
     }
