@@ -376,6 +376,21 @@ fn crc_update(crc: u32, bytes: &[u8]) -> u32 {
     })
 }
 
+/// The end of a clean copy, for PNG and JPEG alike: the copy flushed, and what was found.
+fn finish_cleaning(
+    mut output: impl std::io::Write,
+    size: Option<(u32, u32)>,
+    removed: usize,
+) -> std::result::Result<CleanedImage, ImageProblem> {
+    output.flush()?;
+    let (width, height) = size.unwrap_or_default();
+    Ok(CleanedImage {
+        width,
+        height,
+        removed,
+    })
+}
+
 /// Ancillary PNG chunks that describe how to show the pixels, kept; every other ancillary
 /// chunk (tEXt, zTXt, iTXt, eXIf, tIME and private ones) is left out, since those carry
 /// metadata (camera, place, time, software) and nothing needed to show the page.
@@ -469,13 +484,7 @@ pub fn clean_png(
             _ => {}
         }
     }
-    output.flush()?;
-    let (width, height) = size.unwrap_or_default();
-    Ok(CleanedImage {
-        width,
-        height,
-        removed,
-    })
+    finish_cleaning(output, size, removed)
 }
 
 /// Which JPEG segments carry metadata rather than the picture: APP1 (Exif, with the camera,
@@ -613,13 +622,7 @@ pub fn clean_jpeg(
             }
         }
     }
-    output.flush()?;
-    let (width, height) = size.unwrap_or_default();
-    Ok(CleanedImage {
-        width,
-        height,
-        removed,
-    })
+    finish_cleaning(output, size, removed)
 }
 
 /// Writes the cleaned copy of the image in `received` to a new temporary file beside it and
