@@ -129,7 +129,31 @@ pub async fn spawn(
     public_url: Option<String>,
 ) -> std::io::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
+    spawn_on(listener, store, clock, council, public_url).await
+}
+
+/// As [`spawn`], on a listener bound already. A caller that binds first knows the URL at once,
+/// and connections made before the server is ready wait in the listen backlog.
+pub async fn spawn_on(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    clock: SharedClock,
+    council: CouncilConfig,
+    public_url: Option<String>,
+) -> std::io::Result<RunningServer> {
+    let state = prepare(listener.local_addr()?, store, clock, council, public_url)?;
+    serve(listener, state)
+}
+
+/// The service's state for a server that will listen on `addr`: its evidence folder and mailer
+/// made ready. Data can be put in (e.g. the demo seed) before [`serve`] takes requests.
+pub fn prepare(
+    addr: SocketAddr,
+    store: Store,
+    clock: SharedClock,
+    council: CouncilConfig,
+    public_url: Option<String>,
+) -> std::io::Result<AppState> {
     let url = public_url.unwrap_or_else(|| format!("http://{addr}"));
     let evidence_dir = council
         .evidence_dir
@@ -139,15 +163,21 @@ pub async fn spawn(
     let mailer = Mailer::new(&council.mail, store.default_folder("outbox"))
         .map_err(std::io::Error::other)?;
     tracing::info!(evidence = %evidence_dir.display(), mail = %mailer.describe(), "council storage");
-    let reminder_every = council.reminder_every;
-    let state = AppState {
+    Ok(AppState {
         store,
         clock,
         council: Arc::new(council),
         public_url: Arc::from(url.as_str()),
         evidence_dir: Arc::new(evidence_dir),
         mailer: Arc::new(mailer),
-    };
+    })
+}
+
+/// Serves `state` on `listener` on a task, with the payment sweeper and the expiry email job.
+pub fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let url = state.public_url.to_string();
+    let reminder_every = state.council.reminder_every;
     let router = app(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -42,8 +42,27 @@ struct CouncilLink {
     client: CouncilClient,
     /// The keyring account the session token is stored under (one per council).
     secret_key: String,
-    embedded: Option<RunningServer>,
+    embedded: Option<EmbeddedCouncil>,
     info: Option<CouncilInfo>,
+}
+
+/// The embedded demo council. Its port is bound at once, so its URL is known and early requests
+/// wait in the listen backlog, while its database, migrations and demo seed (argon2 hashes)
+/// are prepared on a task: the window and the cached permits do not wait for them.
+struct EmbeddedCouncil {
+    starting: tokio::task::JoinHandle<Result<RunningServer>>,
+}
+
+impl EmbeddedCouncil {
+    async fn stop(self) {
+        match self.starting.await {
+            Ok(Ok(server)) => server.stop().await,
+            Ok(Err(error)) => tracing::error!(%error, "the embedded demo council did not start"),
+            Err(error) => {
+                tracing::error!(%error, "the embedded demo council's start-up task failed")
+            }
+        }
+    }
 }
 
 /// A renewal reminder to raise as a native notification.
@@ -94,6 +113,33 @@ fn check_council_url(url: &str) -> Result<String> {
 }
 
 async fn start_embedded_council(options: &StartOptions) -> Result<CouncilLink> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
+    let url = format!("http://{addr}");
+    let options = options.clone();
+    let starting = tokio::spawn(async move {
+        let started = prepare_embedded_council(listener, &options).await;
+        if let Err(error) = &started {
+            tracing::error!(%error, "the embedded demo council did not start");
+        }
+        started
+    });
+    Ok(CouncilLink {
+        client: CouncilClient::new(url)?,
+        secret_key: format!("session:{EMBEDDED_COUNCIL_KEY}"),
+        embedded: Some(EmbeddedCouncil { starting }),
+        info: None,
+    })
+}
+
+async fn prepare_embedded_council(
+    listener: tokio::net::TcpListener,
+    options: &StartOptions,
+) -> Result<RunningServer> {
     let path = options.data_dir.join("demo-council.db");
     let store = Store::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -104,29 +150,19 @@ async fn start_embedded_council(options: &StartOptions) -> Result<CouncilLink> {
     config.evidence_dir = Some(options.data_dir.join("demo-council-evidence"));
     config.mail.outbox = Some(options.data_dir.join("outbox"));
     config.reminder_every = Some(std::time::Duration::from_secs(60 * 60));
-    let server = kerbside_council::spawn(
-        ([127, 0, 0, 1], 0).into(),
-        store,
-        options.clock.clone(),
-        config,
-        None,
-    )
-    .await
-    .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
-    seed::seed_demo(&server.state)
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
+    let state = kerbside_council::prepare(addr, store, options.clock.clone(), config, None)
+        .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
+    // Seeded before it serves, so the first request already finds the demo resident.
+    seed::seed_demo(&state)
         .await
         .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
-    // The scheduled run may have started before the seed existed: run once more now.
-    kerbside_council::send_expiry_reminders(&server.state)
-        .await
+    let server = kerbside_council::serve(listener, state)
         .map_err(|e| Error::EmbeddedCouncil(e.to_string()))?;
     tracing::info!(url = %server.url, "embedded demo council started");
-    Ok(CouncilLink {
-        client: CouncilClient::new(server.url.clone())?,
-        secret_key: format!("session:{EMBEDDED_COUNCIL_KEY}"),
-        embedded: Some(server),
-        info: None,
-    })
+    Ok(server)
 }
 
 fn remote_link(url: &str) -> Result<CouncilLink> {
