@@ -52,6 +52,19 @@ impl World {
         self.app_through(&self.council.url).await
     }
 
+    /// Asserts that the council's tables hold the permit in `state`, with its payments in
+    /// `payments` (one entry a payment).
+    async fn assert_council_holds(&self, permit_id: &str, state: &str, payments: &[&str]) {
+        assert_eq!(
+            self.council_row(permit_id).await,
+            (
+                state.to_string(),
+                payments.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+            ),
+            "the council's record of permit {permit_id}"
+        );
+    }
+
     /// The permit's state and its payments' statuses, read from the council's tables.
     async fn council_row(&self, permit_id: &str) -> (String, Vec<String>) {
         let pool = self.council.state.store.pool();
@@ -166,10 +179,9 @@ async fn returning_after_a_declined_expired_or_failing_card_never_makes_the_perm
                 .all(|c| c.status != PermitStatus::Active),
             "{card}: nothing is live after a sync"
         );
-        assert_eq!(
-            world.council_row(&permit_id).await,
-            ("payment_failed".to_string(), vec!["failed".to_string()])
-        );
+        world
+            .assert_council_holds(&permit_id, "payment_failed", &["failed"])
+            .await;
     }
 }
 
@@ -214,10 +226,9 @@ async fn an_abandoned_payment_page_never_makes_the_permit_live_and_fails_at_its_
     // The page no longer takes the card.
     let (_, page) = submit_card(payment.next_url.as_ref().unwrap(), "4444333322221111").await;
     assert!(page.contains("Payment not taken"), "{page}");
-    assert_eq!(
-        world.council_row(&permit_id).await,
-        ("payment_failed".to_string(), vec!["failed".to_string()])
-    );
+    world
+        .assert_council_holds(&permit_id, "payment_failed", &["failed"])
+        .await;
 }
 
 #[tokio::test]
@@ -275,10 +286,9 @@ async fn a_forged_return_never_makes_the_permit_live() {
     let synced = app.sync().await.unwrap();
     assert_eq!(synced.permits.len(), 1);
     assert_eq!(synced.permits[0].status, PermitStatus::AwaitingPayment);
-    assert_eq!(
-        world.council_row(&permit_id).await,
-        ("awaiting_payment".to_string(), vec!["created".to_string()])
-    );
+    world
+        .assert_council_holds(&permit_id, "awaiting_payment", &["created"])
+        .await;
 }
 
 #[tokio::test]
@@ -313,10 +323,9 @@ async fn a_payment_finished_after_the_app_was_closed_is_picked_up_on_the_next_sy
     drop(app);
     let app = world.app().await;
     assert_eq!(cached_status(&app, &permit_id).await, PermitStatus::Active);
-    assert_eq!(
-        world.council_row(&permit_id).await,
-        ("active".to_string(), vec!["succeeded".to_string()])
-    );
+    world
+        .assert_council_holds(&permit_id, "active", &["succeeded"])
+        .await;
 }
 
 impl World {
@@ -456,8 +465,7 @@ async fn a_lost_purchase_left_unpaid_stops_offering_its_payment_at_the_deadline(
         cached_card(&app, &permit_id).await.status,
         PermitStatus::PaymentFailed
     );
-    assert_eq!(
-        world.council_row(&permit_id).await,
-        ("payment_failed".to_string(), vec!["failed".to_string()])
-    );
+    world
+        .assert_council_holds(&permit_id, "payment_failed", &["failed"])
+        .await;
 }
