@@ -7,7 +7,7 @@ use kerbside_api::types::*;
 use kerbside_api::{CouncilClient, ErrorKind};
 use kerbside_rules::{EvidenceDocument, PermitType};
 use std::io::{Read, Write};
-use support::{files_in, Db, TestCouncil};
+use support::{files_in, leicester_address, Db, TestCouncil};
 
 const PNG: &[u8] = &[
     0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R',
@@ -21,12 +21,7 @@ fn pdf(text: &str) -> Vec<u8> {
 
 fn westcotes() -> AddressChangeRequest {
     AddressChangeRequest {
-        address: PostalAddress {
-            line1: "3".into(),
-            street: "Westcotes Drive".into(),
-            town: "Leicester".into(),
-            postcode: "LE3 0QT".into(),
-        },
+        address: leicester_address("3", "Westcotes Drive", "LE3 0QT"),
         document: EvidenceDocument::CouncilTaxBill,
     }
 }

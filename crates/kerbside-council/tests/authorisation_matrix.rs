@@ -23,7 +23,7 @@ use kerbside_api::{CouncilClient, IDEMPOTENCY_KEY_HEADER};
 use kerbside_rules::{EvidenceDocument, PermitStatus, PermitType};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use support::{Db, TestCouncil, PASSWORD};
+use support::{leicester_address, Db, TestCouncil, PASSWORD};
 
 /// 31 days before [`NOW`]: A signs in then, and that token has expired by [`NOW`].
 const BEFORE: &str = "2027-01-29T09:00:00Z";
@@ -183,12 +183,7 @@ async fn world(db: Db) -> World {
                 email: A_EMAIL.into(),
                 password: PASSWORD.into(),
                 name: A_NAME.into(),
-                address: PostalAddress {
-                    line1: A_LINE1.into(),
-                    street: A_STREET.into(),
-                    town: "Leicester".into(),
-                    postcode: A_POSTCODE.into(),
-                },
+                address: leicester_address(A_LINE1, A_STREET, A_POSTCODE),
                 date_of_birth: Some(A_BORN.parse().unwrap()),
                 reminder_email: Some(A_EMAIL.into()),
             },
@@ -242,12 +237,7 @@ async fn world(db: Db) -> World {
         .create_address_change(
             &a_token,
             &AddressChangeRequest {
-                address: PostalAddress {
-                    line1: A_NEW_LINE1.into(),
-                    street: "Bath Lane".into(),
-                    town: "Leicester".into(),
-                    postcode: A_NEW_POSTCODE.into(),
-                },
+                address: leicester_address(A_NEW_LINE1, "Bath Lane", A_NEW_POSTCODE),
                 document: EvidenceDocument::CouncilTaxBill,
             },
             &CouncilClient::new_idempotency_key(),

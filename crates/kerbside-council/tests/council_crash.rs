@@ -14,7 +14,7 @@ mod support;
 
 use kerbside_api::types::*;
 use kerbside_api::{CouncilClient, ErrorKind};
-use kerbside_rules::{PermitStatus, PermitType};
+use kerbside_rules::PermitStatus;
 use rand::{Rng, SeedableRng};
 use sqlx::Connection;
 use std::io::{BufRead, BufReader};
@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{fresh_postgres_database, PASSWORD};
+use support::{fresh_postgres_database, leicester_address, visitor, PASSWORD};
 
 const SHOPPERS: usize = 6;
 const APPROVED_CARD: &str = "4444333322221111";
@@ -120,15 +120,6 @@ struct Tally {
     cancelled: AtomicUsize,
 }
 
-fn visitor() -> PermitRequest {
-    PermitRequest {
-        permit_type: PermitType::AnnualVisitor,
-        registration: "CR45 ASH".into(),
-        carer_evidence: None,
-        return_url: None,
-    }
-}
-
 fn key() -> String {
     CouncilClient::new_idempotency_key()
 }
@@ -144,7 +135,7 @@ async fn shopper(url: String, token: String, seed: u64, tally: Arc<Tally>) {
         .unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     loop {
-        let purchase = match client.buy(&token, &visitor(), &key()).await {
+        let purchase = match client.buy(&token, &visitor("CR45 ASH"), &key()).await {
             Ok(purchase) => purchase,
             Err(e) if e.kind() == ErrorKind::Conflict => {
                 // The household still holds a permit from before a kill: cancel it if it is
@@ -405,12 +396,7 @@ async fn residents(url: &str) -> Vec<String> {
                     email: email.clone(),
                     password: PASSWORD.into(),
                     name: "Crash Tester".into(),
-                    address: PostalAddress {
-                        line1: format!("{}", 60 + n),
-                        street: "Hazel Street".into(),
-                        town: "Leicester".into(),
-                        postcode: "LE2 7JN".into(),
-                    },
+                    address: leicester_address(&format!("{}", 60 + n), "Hazel Street", "LE2 7JN"),
                     date_of_birth: None,
                     reminder_email: None,
                 },

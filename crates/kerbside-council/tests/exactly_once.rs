@@ -13,17 +13,8 @@ mod support;
 use fault_proxy::FaultProxy;
 use kerbside_api::types::*;
 use kerbside_api::{ClientError, CouncilClient, ErrorKind};
-use kerbside_rules::{PermitStatus, PermitType};
-use support::{Db, TestCouncil, PASSWORD};
-
-fn visitor(registration: &str) -> PermitRequest {
-    PermitRequest {
-        permit_type: PermitType::AnnualVisitor,
-        registration: registration.into(),
-        carer_evidence: None,
-        return_url: None,
-    }
-}
+use kerbside_rules::PermitStatus;
+use support::{card_form, leicester_address, visitor, Db, TestCouncil, PASSWORD};
 
 fn key() -> String {
     CouncilClient::new_idempotency_key()
@@ -32,13 +23,7 @@ fn key() -> String {
 /// Sends the card form to the hosted page at `url` (through the proxy).
 async fn submit_card(http: &reqwest::Client, url: &str) -> Result<String, reqwest::Error> {
     http.post(url)
-        .form(&[
-            ("card_number", "4444 3333 2222 1111"),
-            ("expiry_month", "12"),
-            ("expiry_year", "2035"),
-            ("cardholder_name", "Test Resident"),
-            ("security_code", "123"),
-        ])
+        .form(&card_form("4444 3333 2222 1111"))
         .send()
         .await?
         .text()
@@ -98,12 +83,7 @@ async fn every_action_happens_once_although_its_answer_was_lost(db: Db) -> usize
                 email: "once@example.org".into(),
                 password: PASSWORD.into(),
                 name: "Oona Once".into(),
-                address: PostalAddress {
-                    line1: "12".into(),
-                    street: "Hazel Street".into(),
-                    town: "Leicester".into(),
-                    postcode: "LE2 7JN".into(),
-                },
+                address: leicester_address("12", "Hazel Street", "LE2 7JN"),
                 date_of_birth: None,
                 reminder_email: None,
             },

@@ -16,7 +16,7 @@ use kerbside_api::types::*;
 use kerbside_api::{ClientError, CouncilClient, ErrorKind};
 use kerbside_rules::{PermitStatus, PermitType};
 use std::collections::{BTreeMap, HashSet};
-use support::{fresh_postgres_database, Db, TestCouncil};
+use support::{card_form, fresh_postgres_database, Db, TestCouncil};
 
 const RENEWALS: usize = 50;
 const PAY_CLICKS: usize = 10;
@@ -104,16 +104,29 @@ async fn resident_with_permit(instances: &Instances, email: &str, house: usize) 
     permit
 }
 
+/// `count` residents (`{prefix}{n}@example.org` at house `first_house + n`), each with a paid
+/// Annual Visitor permit: (email, permit).
+async fn residents_with_permits(
+    instances: &Instances,
+    prefix: &str,
+    count: usize,
+    first_house: usize,
+) -> Vec<(String, Permit)> {
+    let mut permits = Vec::new();
+    for n in 0..count {
+        let email = format!("{prefix}{n}@example.org");
+        permits.push((
+            email.clone(),
+            resident_with_permit(instances, &email, first_house + n).await,
+        ));
+    }
+    permits
+}
+
 async fn submit_card(url: String, card: &'static str) -> String {
     reqwest::Client::new()
         .post(url)
-        .form(&[
-            ("card_number", card),
-            ("expiry_month", "12"),
-            ("expiry_year", "2035"),
-            ("cardholder_name", "Test Resident"),
-            ("security_code", "123"),
-        ])
+        .form(&card_form(card))
         .send()
         .await
         .unwrap()
@@ -156,14 +169,7 @@ fn renew_from_every_device(
 /// to renew again. Returns the number of requests made.
 async fn devices_renewing_one_permit_at_once_make_one_renewal(db: Db) -> usize {
     let instances = Instances::start(db, "2027-03-01T09:00:00Z").await;
-    let mut permits = Vec::new();
-    for round in 0..renewal_rounds() {
-        let email = format!("renew{round}@example.org");
-        permits.push((
-            email.clone(),
-            resident_with_permit(&instances, &email, 20 + round).await,
-        ));
-    }
+    let permits = residents_with_permits(&instances, "renew", renewal_rounds(), 20).await;
     // Inside the 30-day window (the permits end on 29 February 2028).
     instances.set_clock("2028-02-01T09:00:00Z");
     let mut requests = 0;
@@ -288,14 +294,7 @@ async fn cancelling_and_renewing_at_once_ends_cancelled_with_no_live_renewal(
 ) -> (usize, RaceOutcome) {
     const EACH: usize = 5;
     let instances = Instances::start(db, "2027-03-01T09:00:00Z").await;
-    let mut permits = Vec::new();
-    for round in 0..cancel_rounds() {
-        let email = format!("cancel{round}@example.org");
-        permits.push((
-            email.clone(),
-            resident_with_permit(&instances, &email, 40 + round).await,
-        ));
-    }
+    let permits = residents_with_permits(&instances, "cancel", cancel_rounds(), 40).await;
     instances.set_clock("2028-02-01T09:00:00Z");
     let mut outcome = RaceOutcome::default();
     let mut requests = 0;

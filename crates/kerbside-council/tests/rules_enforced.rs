@@ -5,16 +5,7 @@ mod support;
 use kerbside_api::types::*;
 use kerbside_api::{ApiError, CouncilClient, ErrorKind};
 use kerbside_rules::{PermitStatus, PermitType};
-use support::{Db, TestCouncil};
-
-fn visitor(registration: &str) -> PermitRequest {
-    PermitRequest {
-        permit_type: PermitType::AnnualVisitor,
-        registration: registration.into(),
-        carer_evidence: None,
-        return_url: None,
-    }
-}
+use support::{visitor, Db, TestCouncil};
 
 async fn start() -> TestCouncil {
     TestCouncil::start(Db::Sqlite, "2027-03-01T09:00:00Z").await

@@ -12,7 +12,7 @@ use kerbside_rules::EvidenceDocument;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use support::{files_in, Db, TestCouncil};
+use support::{files_in, leicester_address, Db, TestCouncil};
 
 /// 8 × 8 pixels, written by ImageMagick: no metadata of its own.
 const PAGE_JPEG: &[u8] = include_bytes!("fixtures/page.jpg");
@@ -25,12 +25,7 @@ async fn start() -> TestCouncil {
 
 async fn new_change(council: &TestCouncil, token: &str) -> AddressChange {
     let request = AddressChangeRequest {
-        address: PostalAddress {
-            line1: "3".into(),
-            street: "Westcotes Drive".into(),
-            town: "Leicester".into(),
-            postcode: "LE3 0QT".into(),
-        },
+        address: leicester_address("3", "Westcotes Drive", "LE3 0QT"),
         document: EvidenceDocument::TenancyAgreement,
     };
     council

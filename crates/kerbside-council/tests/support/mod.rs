@@ -18,6 +18,37 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The hosted payment page's form filled in with `card` (a valid expiry and security code).
+pub fn card_form(card: &str) -> [(&'static str, &str); 5] {
+    [
+        ("card_number", card),
+        ("expiry_month", "12"),
+        ("expiry_year", "2035"),
+        ("cardholder_name", "Test Resident"),
+        ("security_code", "123"),
+    ]
+}
+
+/// An address in Leicester.
+pub fn leicester_address(line1: &str, street: &str, postcode: &str) -> PostalAddress {
+    PostalAddress {
+        line1: line1.into(),
+        street: street.into(),
+        town: "Leicester".into(),
+        postcode: postcode.into(),
+    }
+}
+
+/// An Annual Visitor permit for `registration`.
+pub fn visitor(registration: &str) -> PermitRequest {
+    PermitRequest {
+        permit_type: kerbside_rules::PermitType::AnnualVisitor,
+        registration: registration.into(),
+        carer_evidence: None,
+        return_url: None,
+    }
+}
+
 pub enum Db {
     Sqlite,
     Postgres,
@@ -171,12 +202,7 @@ impl TestCouncil {
                     email: email.into(),
                     password: PASSWORD.into(),
                     name: "Test Resident".into(),
-                    address: PostalAddress {
-                        line1: line1.into(),
-                        street: street.into(),
-                        town: "Leicester".into(),
-                        postcode: postcode.into(),
-                    },
+                    address: leicester_address(line1, street, postcode),
                     date_of_birth: dob.map(|d| d.parse().unwrap()),
                     reminder_email: Some(email.into()),
                 },
@@ -211,13 +237,7 @@ impl TestCouncil {
         let response = self
             .http
             .post(next_url)
-            .form(&[
-                ("card_number", card),
-                ("expiry_month", "12"),
-                ("expiry_year", "2035"),
-                ("cardholder_name", "Test Resident"),
-                ("security_code", "123"),
-            ])
+            .form(&card_form(card))
             .send()
             .await
             .unwrap();
