@@ -123,6 +123,15 @@ async fn residents_with_permits(
     permits
 }
 
+/// How many renewals of the permit the database holds.
+async fn renewals_of(instances: &Instances, permit_id: &str) -> i64 {
+    instances
+        .count(&format!(
+            "SELECT COUNT(*) FROM permits WHERE renewal_of = '{permit_id}'"
+        ))
+        .await
+}
+
 async fn submit_card(url: String, card: &'static str) -> String {
     reqwest::Client::new()
         .post(url)
@@ -192,12 +201,7 @@ async fn devices_renewing_one_permit_at_once_make_one_renewal(db: Db) -> usize {
         assert_eq!(payments.len(), 1, "and the same payment");
         let renewal_id = renewals.into_iter().next().unwrap();
         assert_eq!(
-            instances
-                .count(&format!(
-                    "SELECT COUNT(*) FROM permits WHERE renewal_of = '{}'",
-                    permit.id
-                ))
-                .await,
+            renewals_of(&instances, &permit.id).await,
             1,
             "one renewal in the database"
         );
@@ -257,15 +261,7 @@ async fn devices_renewing_one_permit_at_once_make_one_renewal(db: Db) -> usize {
                 "{refused}"
             );
         }
-        assert_eq!(
-            instances
-                .count(&format!(
-                    "SELECT COUNT(*) FROM permits WHERE renewal_of = '{}'",
-                    permit.id
-                ))
-                .await,
-            1
-        );
+        assert_eq!(renewals_of(&instances, &permit.id).await, 1);
         let original = client_of(&instances, 1)
             .permit(&token, &permit.id)
             .await
