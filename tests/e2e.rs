@@ -952,7 +952,8 @@ async fn a_purchase_left_unpaid_can_be_paid_later_from_its_card() {
     app.driver.close_window().await.unwrap();
     app.driver.switch_to_window(main).await.unwrap();
     app.click("#abandon-payment-button").await;
-    app.wait_for_text("Not paid yet, so the permit is not valid").await;
+    app.wait_for_text("Not paid yet, so the permit is not valid")
+        .await;
     assert_eq!(
         permits_of(&council, email, "annual_visitor", "active").await,
         0
