@@ -73,17 +73,7 @@ async fn start_buying(app: &mut App, permit_type: &str, shot: bool) {
 /// Types a registration on the registration step and waits for the check's answer.
 async fn type_registration(app: &App, typed: &str, expect_hint: &str) -> String {
     app.type_into("#registration-input", typed).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let text = app.text("[data-testid=registration-hint]").await;
-        if text.contains(expect_hint) {
-            return text;
-        }
-        if std::time::Instant::now() > deadline {
-            panic!("the hint for {typed:?} said {text:?}, not {expect_hint:?}");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    }
+    type_hint_settles(app, expect_hint).await
 }
 
 fn keyring_token(council_url: &str) -> Option<String> {
@@ -904,7 +894,7 @@ async fn scenario_10_care_permit_bought_with_the_keyboard_only() {
     app.quit().await;
 }
 
-/// Waits for the registration hint to say `expect` (the registration typed by other means).
+/// Waits for the registration hint to say `expect`.
 async fn type_hint_settles(app: &App, expect: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
