@@ -191,6 +191,19 @@ pub struct Generated {
     pub permits: u64,
 }
 
+/// Undoes the two index fixes (migrations 20261210000001/2) for a "before" run (`--without-fixes`).
+pub async fn undo_index_fixes(pool: &sqlx::AnyPool) -> Result<(), sqlx::Error> {
+    for undo in [
+        "DROP INDEX IF EXISTS permits_by_renewal_of",
+        "DROP INDEX IF EXISTS permits_by_household_state",
+        "CREATE INDEX IF NOT EXISTS permits_by_household ON permits(household_key, permit_type)",
+    ] {
+        sqlx::query(undo).execute(pool).await?;
+    }
+    println!("BEFORE THE FIXES: the indexes of migrations 20261210000001/2 undone");
+    Ok(())
+}
+
 /// Generates `permits` permits (two per account: an Annual Visitor and a Care permit) with
 /// statements run inside the database (a recursive CTE on SQLite, generate_series on
 /// PostgreSQL), so a million rows take seconds, not the hours the API would.

@@ -46,6 +46,22 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The operations that change something (POST, PUT, PATCH, DELETE) of every path.
+fn write_operations(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
 /// The `Idempotency-Key` header is checked by [`crate::idempotency::middleware`] for every
 /// operation that documents it, so what that check allows and answers is described here once:
 /// 1 to 255 visible ASCII characters (else 400), a key already used for a different request
@@ -66,26 +82,18 @@ impl Modify for IdempotencyKeys {
             ("409", "The first request with this Idempotency-Key is still being processed"),
             ("422", "This Idempotency-Key was already used for a different request, or the request breaks a rule"),
         ];
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for operation in operations.into_iter().flatten() {
-                let Some(parameters) = operation.parameters.as_mut() else {
-                    continue;
-                };
-                let Some(key) = parameters
-                    .iter_mut()
-                    .find(|p| p.name == kerbside_api::IDEMPOTENCY_KEY_HEADER)
-                else {
-                    continue;
-                };
-                key.schema = Some(key_schema.clone().into());
-                add_error_answers(operation, &answers);
-            }
+        for operation in write_operations(openapi) {
+            let Some(parameters) = operation.parameters.as_mut() else {
+                continue;
+            };
+            let Some(key) = parameters
+                .iter_mut()
+                .find(|p| p.name == kerbside_api::IDEMPOTENCY_KEY_HEADER)
+            else {
+                continue;
+            };
+            key.schema = Some(key_schema.clone().into());
+            add_error_answers(operation, &answers);
         }
     }
 }
@@ -107,21 +115,13 @@ impl Modify for JsonBodies {
                 "The request breaks a rule, e.g. text with a NUL character",
             ),
         ];
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for operation in operations.into_iter().flatten() {
-                let takes_json = operation
-                    .request_body
-                    .as_ref()
-                    .is_some_and(|body| body.content.contains_key("application/json"));
-                if takes_json {
-                    add_error_answers(operation, &answers);
-                }
+        for operation in write_operations(openapi) {
+            let takes_json = operation
+                .request_body
+                .as_ref()
+                .is_some_and(|body| body.content.contains_key("application/json"));
+            if takes_json {
+                add_error_answers(operation, &answers);
             }
         }
     }

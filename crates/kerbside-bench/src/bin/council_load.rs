@@ -20,7 +20,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, ValueEnum};
 use kerbside_api::types::*;
 use kerbside_api::{CouncilClient, FixedClock};
-use kerbside_bench::{fresh_dir, generate_permits, ms, Dialect, Latencies, Report, Row};
+use kerbside_bench::{
+    fresh_dir, generate_permits, ms, undo_index_fixes, Dialect, Latencies, Report, Row,
+};
 use kerbside_council::{spawn, CouncilConfig, Store};
 use kerbside_rules::{Address, PermitType, Postcode};
 use rand::Rng;
@@ -542,14 +544,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let store = Store::connect(&url).await?;
     if args.without_fixes {
-        for undo in [
-            "DROP INDEX IF EXISTS permits_by_renewal_of",
-            "DROP INDEX IF EXISTS permits_by_household_state",
-            "CREATE INDEX IF NOT EXISTS permits_by_household ON permits(household_key, permit_type)",
-        ] {
-            sqlx::query(undo).execute(store.pool()).await?;
-        }
-        println!("BEFORE THE FIXES: the indexes of migrations 20261210000001/2 undone");
+        undo_index_fixes(store.pool()).await?;
     }
     // The seeded permits are bought on 10 January 2026; the run happens on 20 December 2026,
     // inside their renewal window (which opened on 10 December).

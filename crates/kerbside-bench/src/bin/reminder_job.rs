@@ -10,7 +10,7 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use clap::Parser;
 use kerbside_api::FixedClock;
-use kerbside_bench::{fresh_dir, generate_permits, Dialect, Report, Row};
+use kerbside_bench::{fresh_dir, generate_permits, undo_index_fixes, Dialect, Report, Row};
 use kerbside_council::mail::DUE_REMINDERS_SQL;
 use kerbside_council::{send_expiry_reminders, AppState, CouncilConfig, Mailer, Store};
 use sqlx::Row as _;
@@ -53,14 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = dir.join("council.db");
     let store = Store::connect(&format!("sqlite://{}", db.display())).await?;
     if args.without_fixes {
-        for undo in [
-            "DROP INDEX IF EXISTS permits_by_renewal_of",
-            "DROP INDEX IF EXISTS permits_by_household_state",
-            "CREATE INDEX IF NOT EXISTS permits_by_household ON permits(household_key, permit_type)",
-        ] {
-            sqlx::query(undo).execute(store.pool()).await?;
-        }
-        println!("BEFORE THE FIXES: the indexes of migrations 20261210000001/2 undone");
+        undo_index_fixes(store.pool()).await?;
     }
     let pool = store.pool().clone();
 
