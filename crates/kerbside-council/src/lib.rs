@@ -129,24 +129,14 @@ pub async fn spawn(
     public_url: Option<String>,
 ) -> std::io::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(bind).await?;
-    spawn_on(listener, store, clock, council, public_url).await
-}
-
-/// As [`spawn`], on a listener bound already. A caller that binds first knows the URL at once,
-/// and connections made before the server is ready wait in the listen backlog.
-pub async fn spawn_on(
-    listener: tokio::net::TcpListener,
-    store: Store,
-    clock: SharedClock,
-    council: CouncilConfig,
-    public_url: Option<String>,
-) -> std::io::Result<RunningServer> {
     let state = prepare(listener.local_addr()?, store, clock, council, public_url)?;
     serve(listener, state)
 }
 
 /// The service's state for a server that will listen on `addr`: its evidence folder and mailer
-/// made ready. Data can be put in (e.g. the demo seed) before [`serve`] takes requests.
+/// made ready. Data can be put in (e.g. the demo seed) before [`serve`] takes requests; a caller
+/// that binds its listener first knows the URL at once, and connections made before `serve`
+/// wait in the listen backlog.
 pub fn prepare(
     addr: SocketAddr,
     store: Store,
