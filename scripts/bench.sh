@@ -29,8 +29,10 @@ mkdir -p "$out"
 report=$out/rows.md
 rm -f "$report" "$out/rows.notes.md"
 
-echo "bench: building release binaries (thin LTO; the first build takes a while)"
-cargo build --release -p kerbside-bench --bins
+echo "bench: building the benchmarks (server profile) and the apps (release profile); the first build takes a while"
+# The council and the load generator are built like a council server (`server` profile: speed);
+# the two apps like the app residents install (`release`: size). See the root Cargo.toml.
+cargo build --profile server -p kerbside-bench --bins
 if want desktop; then
   cargo build --release --bin kerbside
   # The bare app: its own workspace, the same target dir, tauri version and release profile;
@@ -40,22 +42,23 @@ if want desktop; then
   (cd bench/hello-tauri && CARGO_TARGET_DIR="$target" cargo build --release)
 fi
 bin=$target/release
+server_bin=$target/server
 
 if want ceiling || want council; then
-  "$bin/sqlite-ceiling" --dir "$out" --report "$report" --ceiling-out "$out/ceiling.txt"
+  "$server_bin/sqlite-ceiling" --dir "$out" --report "$report" --ceiling-out "$out/ceiling.txt"
 fi
 if want council; then
-  "$bin/council-load" --db sqlite --dir "$out" --seconds "$seconds" --report "$report" \
+  "$server_bin/council-load" --db sqlite --dir "$out" --seconds "$seconds" --report "$report" \
     --ceiling "$out/ceiling.txt" --sqlite-mix "$out/sqlite-mix.txt"
   pg_url=$(bash scripts/pg.sh start)
-  "$bin/council-load" --db postgres --postgres-admin-url "$pg_url" --dir "$out" \
+  "$server_bin/council-load" --db postgres --postgres-admin-url "$pg_url" --dir "$out" \
     --seconds "$seconds" --report "$report" --sqlite-mix "$out/sqlite-mix.txt"
 fi
 if want reminders; then
-  "$bin/reminder-job" --dir "$out" --report "$report" --catch-up
+  "$server_bin/reminder-job" --dir "$out" --report "$report" --catch-up
 fi
 if want desktop; then
-  bash scripts/with-desktop-session.sh "$bin/desktop-start" --kerbside "$bin/kerbside" \
+  bash scripts/with-desktop-session.sh "$server_bin/desktop-start" --kerbside "$bin/kerbside" \
     --hello "$bin/hello-tauri" --ui-dist ui/dist --dir "$out" --report "$report"
 fi
 

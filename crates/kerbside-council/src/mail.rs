@@ -20,9 +20,13 @@ use kerbside_rules::{
 };
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+#[cfg(feature = "smtp")]
 use lettre::transport::smtp::authentication::Credentials;
+#[cfg(feature = "smtp")]
 use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
+#[cfg(feature = "smtp")]
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sqlx::FromRow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -85,6 +89,7 @@ impl Default for MailConfig {
 
 enum Delivery {
     Outbox(PathBuf),
+    #[cfg(feature = "smtp")]
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         server: String,
@@ -114,6 +119,13 @@ impl Mailer {
             .parse::<Mailbox>()
             .map_err(|e| format!("the From address '{}' is not valid: {e}", config.from))?;
         let delivery = match &config.smtp {
+            #[cfg(not(feature = "smtp"))]
+            Some(_) => return Err(
+                "this build of the council cannot send SMTP (cargo feature `smtp`); leave SMTP \
+                     unset to file emails in the outbox"
+                    .into(),
+            ),
+            #[cfg(feature = "smtp")]
             Some(smtp) => {
                 let builder =
                     AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str());
@@ -143,18 +155,20 @@ impl Mailer {
                     server: format!("{}:{}", smtp.host, smtp.port),
                 }
             }
-            None => Delivery::Outbox(config.outbox.clone().unwrap_or(default_outbox)),
+            None => {
+                let dir = config.outbox.clone().unwrap_or(default_outbox);
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("cannot create the outbox {}: {e}", dir.display()))?;
+                Delivery::Outbox(dir)
+            }
         };
-        if let Delivery::Outbox(dir) = &delivery {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create the outbox {}: {e}", dir.display()))?;
-        }
         Ok(Self { from, delivery })
     }
 
     pub fn describe(&self) -> String {
         match &self.delivery {
             Delivery::Outbox(dir) => format!("outbox {}", dir.display()),
+            #[cfg(feature = "smtp")]
             Delivery::Smtp { server, .. } => format!("SMTP {server}"),
         }
     }
@@ -163,6 +177,7 @@ impl Mailer {
     pub fn outbox(&self) -> Option<&Path> {
         match &self.delivery {
             Delivery::Outbox(dir) => Some(dir),
+            #[cfg(feature = "smtp")]
             Delivery::Smtp { .. } => None,
         }
     }
@@ -170,6 +185,7 @@ impl Mailer {
     /// Sends `message`; in outbox mode writes it as `<file_stem>.eml` (temp file, then rename).
     async fn deliver(&self, message: Message, file_stem: &str) -> std::result::Result<(), String> {
         match &self.delivery {
+            #[cfg(feature = "smtp")]
             Delivery::Smtp { transport, .. } => transport
                 .send(message)
                 .await

@@ -84,6 +84,17 @@ pub struct PermitRow {
 }
 
 impl PermitRow {
+    /// Waiting for a payment whose page has closed. Before such a permit is shown its payment
+    /// is failed (as `payment_view` does), so it never reads "awaiting payment" once it can no
+    /// longer be paid; the check reads the row already fetched, so the usual read costs no
+    /// extra query.
+    pub fn payment_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.state == "awaiting_payment"
+            && self
+                .open_payment_expires_at
+                .is_some_and(|deadline| deadline <= millis(now))
+    }
+
     pub fn permit_type(&self) -> Result<PermitType> {
         PermitType::from_code(&self.permit_type).ok_or_else(|| {
             Error::Internal(format!("unknown stored permit type {}", self.permit_type))
@@ -478,17 +489,23 @@ pub async fn change_password(
     })
 }
 
+/// A session with its account, read in one query: every signed-in request starts with it.
 #[derive(FromRow)]
 struct SessionRow {
-    account_id: String,
-    expires_at: i64,
-    revoked_at: Option<i64>,
+    session_expires_at: i64,
+    session_revoked_at: Option<i64>,
+    #[sqlx(flatten)]
+    account: AccountRow,
 }
 
 pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<AccountRow> {
     let (now, _) = today(state);
     let session = sqlx::query_as::<_, SessionRow>(
-        "SELECT account_id, expires_at, revoked_at FROM sessions WHERE token_hash = $1",
+        "SELECT s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, \
+         a.id, a.email, a.password_hash, a.name, a.address_line1, a.address_street, \
+         a.address_town, a.address_postcode, a.household_key, a.date_of_birth, \
+         a.reminder_email, a.role \
+         FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1",
     )
     .bind(token_hash)
     .fetch_optional(state.store.pool())
@@ -497,13 +514,13 @@ pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<Acc
         None => Err(Error::Unauthorised(
             "You are not signed in, or your session has ended. Sign in again.".into(),
         )),
-        Some(s) if s.revoked_at.is_some() => Err(Error::Unauthorised(
+        Some(s) if s.session_revoked_at.is_some() => Err(Error::Unauthorised(
             "You signed out of this session. Sign in again to continue.".into(),
         )),
-        Some(s) if s.expires_at <= millis(now) => Err(Error::Unauthorised(
+        Some(s) if s.session_expires_at <= millis(now) => Err(Error::Unauthorised(
             "Your session has expired. Sign in again to continue.".into(),
         )),
-        Some(s) => account_by_id(state, &s.account_id).await,
+        Some(s) => Ok(s.account),
     }
 }
 
@@ -556,22 +573,27 @@ pub async fn permits_for(
     state: &AppState,
     account_id: &str,
 ) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
-    {
-        let mut conn = state.store.pool().acquire().await?;
-        fail_overdue_payments_of(&mut conn, account_id, today(state).0).await?;
+    async fn list(conn: &mut AnyConnection, account_id: &str) -> Result<Vec<PermitRow>> {
+        Ok(sqlx::query_as::<_, PermitRow>(&format!(
+            "{PERMIT_SELECT} WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC"
+        ))
+        .bind(account_id)
+        .fetch_all(conn)
+        .await?)
     }
-    let permits = sqlx::query_as::<_, PermitRow>(&format!(
-        "{PERMIT_SELECT} WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC"
-    ))
-    .bind(account_id)
-    .fetch_all(state.store.pool())
-    .await?;
+    let mut conn = state.store.pool().acquire().await?;
+    let now = today(state).0;
+    let mut permits = list(&mut conn, account_id).await?;
+    if permits.iter().any(|p| p.payment_overdue(now)) {
+        fail_expired_payments(&mut conn, now).await?;
+        permits = list(&mut conn, account_id).await?;
+    }
     let events = sqlx::query_as::<_, EventRow>(
         "SELECT e.permit_id, e.at, e.kind, e.detail FROM permit_events e \
          JOIN permits p ON p.id = e.permit_id WHERE p.account_id = $1 ORDER BY e.at, e.id",
     )
     .bind(account_id)
-    .fetch_all(state.store.pool())
+    .fetch_all(&mut *conn)
     .await?;
     Ok((permits, events))
 }
@@ -591,8 +613,12 @@ pub async fn permit_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> 
 
 pub async fn permit_view(state: &AppState, account_id: &str, id: &str) -> Result<Permit> {
     let mut conn = state.store.pool().acquire().await?;
-    fail_overdue_payments_of(&mut conn, account_id, today(state).0).await?;
-    let row = permit_of(&mut conn, account_id, id).await?;
+    let now = today(state).0;
+    let mut row = permit_of(&mut conn, account_id, id).await?;
+    if row.payment_overdue(now) {
+        fail_expired_payments(&mut conn, now).await?;
+        row = permit_of(&mut conn, account_id, id).await?;
+    }
     let events = sqlx::query_as::<_, EventRow>(
         "SELECT permit_id, at, kind, detail FROM permit_events WHERE permit_id = $1 ORDER BY at, id",
     )
@@ -721,28 +747,6 @@ pub async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// Before an account's permits are shown, its payments left unpaid past their deadline are
-/// failed (as `payment_view` does), so a permit never reads "awaiting payment" once it can no
-/// longer be paid. Only a read when nothing is overdue, the usual case.
-async fn fail_overdue_payments_of(
-    conn: &mut AnyConnection,
-    account_id: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let overdue: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM payments WHERE status = 'created' AND expires_at <= $1 \
-         AND account_id = $2",
-    )
-    .bind(millis(now))
-    .bind(account_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    if overdue > 0 {
-        fail_expired_payments(conn, now).await?;
-    }
-    Ok(())
 }
 
 async fn add_event(

@@ -42,6 +42,12 @@ impl Store {
                     .into(),
             ));
         };
+        if backend == Backend::Postgres && !cfg!(feature = "postgres") {
+            return Err(sqlx::Error::Configuration(
+                "this build of the council has no PostgreSQL driver (cargo feature `postgres`)"
+                    .into(),
+            ));
+        }
         let sqlite_file = match backend {
             Backend::Sqlite => sqlite_file_of(url),
             Backend::Postgres => None,

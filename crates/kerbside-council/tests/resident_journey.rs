@@ -282,3 +282,61 @@ async fn the_client_reports_an_unreachable_council_as_offline() {
     assert_eq!(err.kind(), ErrorKind::Offline);
     assert!(err.to_string().contains("cannot be reached"));
 }
+
+/// Reads judge "can this still be paid?" from the row they fetch; this shows that when the page
+/// has closed they fail the payment before answering, on the list and on the permit's own page.
+#[tokio::test]
+async fn a_permit_whose_payment_page_closed_reads_payment_failed_without_asking_for_the_payment() {
+    for read_the_list_first in [true, false] {
+        let council = TestCouncil::start(Db::Sqlite, "2027-03-01T09:00:00Z").await;
+        let token = council.resident("late@example.org").await;
+        let purchase = council
+            .client
+            .buy(
+                &token,
+                &PermitRequest {
+                    permit_type: PermitType::AnnualVisitor,
+                    registration: "AB12CDE".into(),
+                    carer_evidence: None,
+                    return_url: None,
+                },
+                &CouncilClient::new_idempotency_key(),
+            )
+            .await
+            .unwrap();
+        let permit_id = purchase.permit.id.clone();
+        let listed = council.client.permits(&token).await.unwrap();
+        let before = listed.permits.iter().find(|p| p.id == permit_id).unwrap();
+        assert_eq!(before.status, PermitStatus::AwaitingPayment);
+        assert!(before.open_payment.is_some());
+
+        council.set_clock("2027-03-01T10:31:00Z");
+        let read_from_list = || async {
+            let list = council.client.permits(&token).await.unwrap();
+            list.permits
+                .into_iter()
+                .find(|p| p.id == permit_id)
+                .unwrap()
+        };
+        let read_one = || async { council.client.permit(&token, &permit_id).await.unwrap() };
+        let (first, second) = if read_the_list_first {
+            (read_from_list().await, read_one().await)
+        } else {
+            (read_one().await, read_from_list().await)
+        };
+        for permit in [first, second] {
+            assert_eq!(
+                permit.status,
+                PermitStatus::PaymentFailed,
+                "list first: {read_the_list_first}"
+            );
+            assert!(permit.open_payment.is_none());
+        }
+        let payment = council
+            .client
+            .payment(&token, &purchase.payment.unwrap().id)
+            .await
+            .unwrap();
+        assert_eq!(payment.status, PaymentStatus::Failed);
+    }
+}
