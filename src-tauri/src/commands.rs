@@ -38,14 +38,19 @@ pub async fn sync_and_remind<R: Runtime>(
 ) -> kerbside_desktop::Result<PermitsView> {
     let synced = core.sync().await;
     announce_connection(app, core);
-    // Reminders run from the cache, so they are raised even when the council is unreachable.
+    remind_from_cache(app, core).await;
+    synced
+}
+
+/// Raises the renewal notifications now due. Reminders run from the cache, so they are raised
+/// even when the council is unreachable.
+pub async fn remind_from_cache<R: Runtime>(app: &AppHandle<R>, core: &Kerbside) {
     if let Err(error) = core
         .run_renewal_reminders(&NativeNotifier(app.clone()))
         .await
     {
         tracing::warn!(%error, "renewal reminder check failed");
     }
-    synced
 }
 
 #[tauri::command]
