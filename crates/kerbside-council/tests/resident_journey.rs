@@ -7,7 +7,7 @@ mod support;
 use kerbside_api::types::*;
 use kerbside_api::{ClientError, CouncilClient, ErrorKind};
 use kerbside_rules::{PermitStatus, PermitType};
-use support::{Db, TestCouncil};
+use support::{visitor, Db, TestCouncil};
 
 async fn journey(db: Db) {
     // 1 March 2027, 09:00 UK time.
@@ -173,12 +173,7 @@ async fn a_declined_card_leaves_no_live_permit_and_says_why() {
         .client
         .buy(
             &token,
-            &PermitRequest {
-                permit_type: PermitType::AnnualVisitor,
-                registration: "AB12CDE".into(),
-                carer_evidence: None,
-                return_url: None,
-            },
+            &visitor("AB12CDE"),
             &CouncilClient::new_idempotency_key(),
         )
         .await
@@ -222,12 +217,7 @@ async fn an_unpaid_payment_expires_and_its_permit_is_never_issued() {
         .client
         .buy(
             &token,
-            &PermitRequest {
-                permit_type: PermitType::AnnualVisitor,
-                registration: "AB12CDE".into(),
-                carer_evidence: None,
-                return_url: None,
-            },
+            &visitor("AB12CDE"),
             &CouncilClient::new_idempotency_key(),
         )
         .await
@@ -294,12 +284,7 @@ async fn a_permit_whose_payment_page_closed_reads_payment_failed_without_asking_
             .client
             .buy(
                 &token,
-                &PermitRequest {
-                    permit_type: PermitType::AnnualVisitor,
-                    registration: "AB12CDE".into(),
-                    carer_evidence: None,
-                    return_url: None,
-                },
+                &visitor("AB12CDE"),
                 &CouncilClient::new_idempotency_key(),
             )
             .await
