@@ -8,7 +8,9 @@
 use crate::notify::NativeNotifier;
 use kerbside_api::types::*;
 use kerbside_api::{ApiError, ErrorKind};
-use kerbside_desktop::{AppSnapshot, DataSummary, Kerbside, PermitCard, PermitFilter, PermitsView};
+use kerbside_desktop::{
+    AppSnapshot, AppStart, DataSummary, Kerbside, PermitCard, PermitFilter, PermitsView,
+};
 use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State, WebviewUrl, WebviewWindowBuilder};
 
@@ -56,6 +58,12 @@ pub async fn remind_from_cache<R: Runtime>(app: &AppHandle<R>, core: &Kerbside) 
 #[tauri::command]
 pub fn app_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
+}
+
+/// The first screen in one round trip (see [`Kerbside::start_view`]).
+#[tauri::command]
+pub async fn app_start(core: Core<'_>) -> CmdResult<AppStart> {
+    core.start_view().await.map_err(ui)
 }
 
 #[tauri::command]

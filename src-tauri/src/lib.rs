@@ -27,6 +27,7 @@ const FIRST_BACKGROUND_SYNC_AFTER: Duration = Duration::from_secs(5);
 fn with_handlers<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
         commands::app_version,
+        commands::app_start,
         commands::app_snapshot,
         commands::council_info,
         commands::register,

@@ -6,6 +6,7 @@ import type { AddressChange } from "./bindings/AddressChange";
 import type { AddressChangeList } from "./bindings/AddressChangeList";
 import type { AddressChangeRequest } from "./bindings/AddressChangeRequest";
 import type { AppSnapshot } from "./bindings/AppSnapshot";
+import type { AppStart } from "./bindings/AppStart";
 import type { Cancellation } from "./bindings/Cancellation";
 import type { CouncilInfo } from "./bindings/CouncilInfo";
 import type { DataSummary } from "./bindings/DataSummary";
@@ -45,6 +46,7 @@ async function uploadEvidence(changeId: string, bytes: Uint8Array, fileType: str
 
 export const api = {
   appVersion: () => call<string>("app_version"),
+  appStart: () => call<AppStart>("app_start"),
   appSnapshot: () => call<AppSnapshot>("app_snapshot"),
   councilInfo: () => call<CouncilInfo>("council_info"),
   register: (request: RegisterRequest) => call<Profile>("register", { request }),

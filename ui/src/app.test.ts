@@ -59,7 +59,10 @@ describe("start-up", () => {
     );
     const app = shell();
     await app.start();
-    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(1));
+    // Drawn straight from app_start's answer: no "loading" frame, no second call for them.
+    expect(qa('[data-testid="permit-card"]')).toHaveLength(1);
+    expect(fake.calls.filter((c) => c.cmd === "app_start")).toHaveLength(1);
+    expect(fake.calls.filter((c) => c.cmd === "cached_permits" || c.cmd === "app_snapshot")).toHaveLength(0);
     expect(document.body.dataset.permitsVisible).toBe("true");
     expect(heading()).toBe("Your permits");
     expect(byTestId("last-updated")?.textContent).toBe("Last updated 26 November 2026 at 14:05");
@@ -237,6 +240,8 @@ describe("offline", () => {
   it("follows connection-changed events", async () => {
     const app = shell();
     await app.start();
+    // The permits screen's own sync (which reaches the council) settles first.
+    await vi.waitFor(() => expect(qa('[data-testid="permit-card"]')).toHaveLength(2));
     await emit("connection-changed", { online: false });
     await vi.waitFor(() => expect(byTestId("offline-banner")).not.toBeNull());
     await emit("connection-changed", { online: true });

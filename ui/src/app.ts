@@ -2,6 +2,7 @@
 
 import { api as rawApi, on, type Api } from "./api";
 import type { AppSnapshot } from "./bindings/AppSnapshot";
+import type { AppStart } from "./bindings/AppStart";
 import type { CouncilInfo } from "./bindings/CouncilInfo";
 import type { PermitsView } from "./bindings/PermitsView";
 import type { Profile } from "./bindings/Profile";
@@ -37,6 +38,8 @@ export class App {
   private signedInEmail: string | null = null;
   private route: Route = { name: "permits" };
   private view: PermitsView | null = null;
+  /** The cached permits that came with `app_start`, until the permits screen has drawn them. */
+  private startPermits: PermitsView | null = null;
   private info: CouncilInfo | null = null;
   private leaveFns: (() => void)[] = [];
   private permitListeners = new Set<(v: PermitsView) => void>();
@@ -85,20 +88,11 @@ export class App {
 
   async start(): Promise<void> {
     this.els.announcer.textContent = "";
-    void this.api.appVersion().then(
-      (v) => (this.els.version.textContent = `Kerbside version ${v}`),
-      () => (this.els.version.textContent = "Kerbside"),
-    );
-    void on("permits-updated", (view) => {
-      this.setPermits(view);
-      this.dispatch({ type: "synced", lastSyncedAt: view.last_synced_at });
-    });
-    void on("connection-changed", (p) => this.dispatch({ type: "connection-changed", online: Boolean(p?.online) }));
-    void on("payment-window-closed", () => this.windowClosedListeners.forEach((fn) => fn()));
-    void on("open-permit", (id) => this.openPermit(id));
-    let snap: AppSnapshot;
+    // One round trip for the first screen: the frame and, when signed in, the cached
+    // permits, so "Your permits" is drawn once, with its cards (docs/BENCHMARKS.md).
+    let first: AppStart;
     try {
-      snap = await this.api.appSnapshot();
+      first = await this.api.appStart();
     } catch (err) {
       fill(
         this.els.screen,
@@ -107,8 +101,25 @@ export class App {
       );
       return;
     }
-    this.applySnapshot(snap);
+    // Listening costs a round trip each, so it starts once the first screen's data is here;
+    // nothing emits these events before the window has asked for its first screen.
+    void on("permits-updated", (view) => {
+      this.setPermits(view);
+      this.dispatch({ type: "synced", lastSyncedAt: view.last_synced_at });
+    });
+    void on("connection-changed", (p) => this.dispatch({ type: "connection-changed", online: Boolean(p?.online) }));
+    void on("payment-window-closed", () => this.windowClosedListeners.forEach((fn) => fn()));
+    void on("open-permit", (id) => this.openPermit(id));
+    this.applySnapshot(first.snapshot);
+    if (first.permits) {
+      this.view = first.permits;
+      this.startPermits = first.permits;
+    }
     this.navigate(this.signedInEmail ? { name: "permits" } : { name: "sign-in" }, undefined, false);
+    void this.api.appVersion().then(
+      (v) => (this.els.version.textContent = `Kerbside version ${v}`),
+      () => (this.els.version.textContent = "Kerbside"),
+    );
   }
 
   // ----- state ------------------------------------------------------------------------------
@@ -404,6 +415,11 @@ export class App {
       online: () => this.conn.online,
       snapshot: () => this.snap,
       permits: () => this.view,
+      takeStartPermits: () => {
+        const view = this.startPermits;
+        this.startPermits = null;
+        return view;
+      },
       setPermits: (v) => this.setPermits(v),
       onPermits: (fn) => {
         if (alive()) this.permitListeners.add(fn);

@@ -3,7 +3,9 @@
 use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::secrets::SecretStore;
-use crate::views::{card, AppSnapshot, DataSummary, PermitCard, PermitFilter, PermitsView};
+use crate::views::{
+    card, AppSnapshot, AppStart, DataSummary, PermitCard, PermitFilter, PermitsView,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use kerbside_api::types::*;
 use kerbside_api::{ClientError, CouncilClient, ErrorKind, SharedClock};
@@ -88,6 +90,16 @@ pub struct Kerbside {
     online: AtomicU8,
     /// One reminder run at a time (start-up, after each sync, hourly).
     reminders: Mutex<()>,
+    /// The keyring read that [`Kerbside::start`] begins for the session key, taken by the
+    /// first [`Kerbside::snapshot`]: the Secret Service answers over D-Bus while the window
+    /// loads, not after the UI asks (docs/BENCHMARKS.md, start-up).
+    session_read_at_start: std::sync::Mutex<Option<SessionRead>>,
+}
+
+/// A keyring read of `key` under way.
+struct SessionRead {
+    key: String,
+    read: tokio::task::JoinHandle<Result<Option<String>>>,
 }
 
 impl std::fmt::Debug for Kerbside {
@@ -189,6 +201,14 @@ impl Kerbside {
             Some(url) => remote_link(&url)?,
             None => start_embedded_council(&options).await?,
         };
+        let session_read = SessionRead {
+            key: link.secret_key.clone(),
+            read: tokio::task::spawn_blocking({
+                let secrets = secrets.clone();
+                let key = link.secret_key.clone();
+                move || secrets.get(&key)
+            }),
+        };
         Ok(Kerbside {
             options,
             cache,
@@ -196,6 +216,7 @@ impl Kerbside {
             link: RwLock::new(link),
             online: AtomicU8::new(0),
             reminders: Mutex::new(()),
+            session_read_at_start: std::sync::Mutex::new(Some(session_read)),
         })
     }
 
@@ -246,13 +267,33 @@ impl Kerbside {
     }
 
     async fn secret_get(&self, key: String) -> Result<Option<String>> {
+        // The read begun at start-up answers the first question about the same key; any
+        // later one reads the keyring again (the token may have changed since).
+        if let Some(started) = self.take_session_read_at_start() {
+            if started.key == key {
+                return started
+                    .read
+                    .await
+                    .map_err(|e| Error::Keyring(e.to_string()))?;
+            }
+        }
         let secrets = self.secrets.clone();
         tokio::task::spawn_blocking(move || secrets.get(&key))
             .await
             .map_err(|e| Error::Keyring(e.to_string()))?
     }
 
+    /// The start-up keyring read, if nothing has used or outdated it yet.
+    fn take_session_read_at_start(&self) -> Option<SessionRead> {
+        self.session_read_at_start
+            .lock()
+            .map(|mut slot| slot.take())
+            .unwrap_or_default()
+    }
+
     async fn secret_set(&self, key: String, value: String) -> Result<()> {
+        // A read begun before this write must not answer for the keyring after it.
+        drop(self.take_session_read_at_start());
         let secrets = self.secrets.clone();
         tokio::task::spawn_blocking(move || secrets.set(&key, &value))
             .await
@@ -260,6 +301,7 @@ impl Kerbside {
     }
 
     async fn secret_delete(&self, key: String) -> Result<()> {
+        drop(self.take_session_read_at_start());
         let secrets = self.secrets.clone();
         tokio::task::spawn_blocking(move || secrets.delete(&key))
             .await
@@ -318,6 +360,18 @@ impl Kerbside {
     }
 
     // ----- the frame -------------------------------------------------------------------
+
+    /// What the window needs to draw its first screen, in one call: the frame, and the
+    /// cached permits when someone is signed in (so the permits screen is drawn at once,
+    /// without a second round trip or a "loading" frame).
+    pub async fn start_view(&self) -> Result<AppStart> {
+        let snapshot = self.snapshot().await?;
+        let permits = match snapshot.signed_in_email {
+            Some(_) => Some(self.cached_permits().await?),
+            None => None,
+        };
+        Ok(AppStart { snapshot, permits })
+    }
 
     pub async fn snapshot(&self) -> Result<AppSnapshot> {
         let account = self.cache.account().await?;

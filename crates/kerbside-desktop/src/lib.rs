@@ -14,4 +14,4 @@ pub mod views;
 pub use app::{Kerbside, Notifier, RenewalNotice, StartOptions, EVIDENCE_MAX_BYTES};
 pub use error::{Error, Result};
 pub use secrets::{KeyringSecrets, SecretStore};
-pub use views::{AppSnapshot, DataSummary, PermitCard, PermitFilter, PermitsView};
+pub use views::{AppSnapshot, AppStart, DataSummary, PermitCard, PermitFilter, PermitsView};

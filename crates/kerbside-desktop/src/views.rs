@@ -173,6 +173,14 @@ pub struct AppSnapshot {
     pub demo_password: Option<String>,
 }
 
+/// The first screen's data: the frame, and the cached permits when signed in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AppStart {
+    pub snapshot: AppSnapshot,
+    pub permits: Option<PermitsView>,
+}
+
 /// "Your data": what is stored where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]

@@ -254,17 +254,21 @@ export function permitsScreen(ctx: Ctx, main: HTMLElement): void {
   if (known) draw(known);
   else listArea.append(h("p", { class: "loading" }, "Loading your permits…"));
 
+  // At start-up the app has read the cache already (app_start); any other time, read it now.
+  const fromStart = ctx.takeStartPermits();
   void (async () => {
-    try {
-      const cached = await ctx.api.cachedPermits();
-      if (!ctx.alive()) return;
-      // A fresher list may have arrived while the cache was read.
-      if (!ctx.permits() || ctx.permits() === known) ctx.setPermits(cached);
-    } catch (err) {
-      if (!ctx.alive()) return;
-      const msg = ctx.fail(err);
-      if (msg) error.set(msg);
-      return;
+    if (!fromStart) {
+      try {
+        const cached = await ctx.api.cachedPermits();
+        if (!ctx.alive()) return;
+        // A fresher list may have arrived while the cache was read.
+        if (!ctx.permits() || ctx.permits() === known) ctx.setPermits(cached);
+      } catch (err) {
+        if (!ctx.alive()) return;
+        const msg = ctx.fail(err);
+        if (msg) error.set(msg);
+        return;
+      }
     }
     const fresh = await ctx.syncInBackground();
     if (!ctx.alive()) return;

@@ -229,6 +229,10 @@ export class FakeCouncil {
       case "set_autostart":
         this.autostart = Boolean(args?.enabled);
         return this.autostart;
+      case "app_start": {
+        const snapshot = this.snapshot();
+        return { snapshot, permits: snapshot.signed_in_email ? this.view(this.cached) : null };
+      }
       case "app_snapshot":
         return this.snapshot();
       case "council_info":
