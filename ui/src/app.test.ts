@@ -50,9 +50,13 @@ describe("start-up", () => {
   it("shows the cached permits at once, marks them visible, then shows the synced list", async () => {
     let releaseSync: () => void = () => {};
     const gate = new Promise<void>((r) => (releaseSync = r));
+    let syncsAsked = 0;
     mockIPC(
       async (cmd, args) => {
-        if (cmd === "sync_permits") await gate;
+        if (cmd === "sync_permits") {
+          syncsAsked += 1;
+          await gate;
+        }
         return fake.handle(cmd, args as Record<string, unknown>);
       },
       { shouldMockEvents: true },
@@ -63,6 +67,9 @@ describe("start-up", () => {
     expect(qa('[data-testid="permit-card"]')).toHaveLength(1);
     expect(fake.calls.filter((c) => c.cmd === "app_start")).toHaveLength(1);
     expect(fake.calls.filter((c) => c.cmd === "cached_permits" || c.cmd === "app_snapshot")).toHaveLength(0);
+    // The sync waits until the cards are painted, then runs.
+    expect(syncsAsked).toBe(0);
+    await vi.waitFor(() => expect(syncsAsked).toBe(1));
     expect(document.body.dataset.permitsVisible).toBe("true");
     expect(heading()).toBe("Your permits");
     expect(byTestId("last-updated")?.textContent).toBe("Last updated 26 November 2026 at 14:05");

@@ -72,3 +72,20 @@ export function undescribe(el: Element, ...ids: string[]): void {
 export function add(parent: Node, ...children: Child[]): void {
   append(parent, children);
 }
+
+/**
+ * Resolves once the current frame has been painted (two animation frames), or after
+ * `atMostMs` when no frames come (a hidden window gets none).
+ */
+export function afterPaint(atMostMs = 250): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      resolve();
+    };
+    if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => requestAnimationFrame(go));
+    setTimeout(go, atMostMs);
+  });
+}

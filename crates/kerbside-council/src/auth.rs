@@ -77,6 +77,7 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 }
 
 /// The signed-in account of a request; rejects with 401 and a reason otherwise.
+#[derive(Clone)]
 pub struct CurrentAccount {
     pub account: AccountRow,
     pub token_hash: String,
@@ -89,6 +90,13 @@ impl FromRequestParts<AppState> for CurrentAccount {
         let token = bearer_token(parts)
             .ok_or_else(|| Error::Unauthorised("Sign in to continue.".into()))?;
         let hash = token_hash(token);
+        // The idempotency middleware has looked this token up already for a keyed write
+        // (request extensions are set only by the server, never by a client).
+        if let Some(known) = parts.extensions.get::<CurrentAccount>() {
+            if known.token_hash == hash {
+                return Ok(known.clone());
+            }
+        }
         let account = service::account_for_token(state, &hash).await?;
         Ok(CurrentAccount {
             account,

@@ -7,7 +7,7 @@
 //! Keys are scoped to the signed-in account (or to sign-up), so one resident's keys never
 //! collide with another's.
 
-use crate::auth::{self, bearer_token, sha256_hex};
+use crate::auth::{self, bearer_token, sha256_hex, CurrentAccount};
 use crate::error::Error;
 use crate::store::millis;
 use crate::{service, AppState};
@@ -40,13 +40,22 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     if bearer_token(&parts).is_none() && !open_to_anonymous(parts.uri.path()) {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let scope = match bearer_token(&parts) {
-        Some(token) => match service::account_for_token(&state, &auth::token_hash(token)).await {
-            Ok(account) => account.id,
-            // Not signed in: let the handler give its 401 without reserving the key.
-            Err(_) => return next.run(Request::from_parts(parts, body)).await,
-        },
-        None => "anonymous".to_string(),
+    let (scope, signed_in) = match bearer_token(&parts) {
+        Some(token) => {
+            let token_hash = auth::token_hash(token);
+            match service::account_for_token(&state, &token_hash).await {
+                Ok(account) => (
+                    account.id.clone(),
+                    Some(CurrentAccount {
+                        account,
+                        token_hash,
+                    }),
+                ),
+                // Not signed in: let the handler give its 401 without reserving the key.
+                Err(_) => return next.run(Request::from_parts(parts, body)).await,
+            }
+        }
+        None => ("anonymous".to_string(), None),
     };
     let key = match key.to_str() {
         Ok(k)
@@ -79,7 +88,11 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         Err(e) => return e.into_response(),
     }
 
-    let request = Request::from_parts(parts, Body::from(bytes));
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    // The handler's `CurrentAccount` takes the account found above instead of asking again.
+    if let Some(signed_in) = signed_in {
+        request.extensions_mut().insert(signed_in);
+    }
     let outcome = tokio::spawn(async move {
         let response = next.run(request).await;
         let (parts, body) = response.into_parts();

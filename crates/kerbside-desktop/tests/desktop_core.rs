@@ -636,3 +636,40 @@ async fn changing_the_password_keeps_this_computer_signed_in_with_a_new_token_an
         assert_eq!(ended.kind(), ErrorKind::Unauthorised);
     }
 }
+
+#[tokio::test]
+async fn the_first_screen_comes_in_one_call_with_the_cached_permits_and_never_from_a_stale_keyring_read(
+) {
+    let world = World::new("2027-03-01T09:00:00Z").await;
+    let app = world.app().await;
+    // Signed in before the window asked: the keyring read begun at start-up (which found no
+    // token) must not answer for the keyring after the token was stored.
+    app.register(registration("alex@example.org")).await.unwrap();
+    let first = app.start_view().await.unwrap();
+    assert_eq!(
+        first.snapshot.signed_in_email.as_deref(),
+        Some("alex@example.org")
+    );
+    assert_eq!(first.permits.map(|p| p.permits.len()), Some(0));
+    app.buy(care_permit("AB12CDE")).await.unwrap();
+    app.sync().await.unwrap();
+    drop(app);
+
+    // Started again on the same folder: signed in, with the cached permit exactly as the
+    // permits screen would read it.
+    let again = world.app().await;
+    let first = again.start_view().await.unwrap();
+    assert_eq!(
+        first.snapshot.signed_in_email.as_deref(),
+        Some("alex@example.org")
+    );
+    let permits = first.permits.expect("the cached permits come with the first screen");
+    assert_eq!(permits.permits.len(), 1);
+    assert_eq!(permits, again.cached_permits().await.unwrap());
+    again.sign_out().await.unwrap();
+    drop(again);
+
+    let signed_out = world.app().await.start_view().await.unwrap();
+    assert_eq!(signed_out.snapshot.signed_in_email, None);
+    assert_eq!(signed_out.permits, None, "no permits for nobody");
+}
