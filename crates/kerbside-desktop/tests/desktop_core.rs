@@ -644,7 +644,9 @@ async fn the_first_screen_comes_in_one_call_with_the_cached_permits_and_never_fr
     let app = world.app().await;
     // Signed in before the window asked: the keyring read begun at start-up (which found no
     // token) must not answer for the keyring after the token was stored.
-    app.register(registration("alex@example.org")).await.unwrap();
+    app.register(registration("alex@example.org"))
+        .await
+        .unwrap();
     let first = app.start_view().await.unwrap();
     assert_eq!(
         first.snapshot.signed_in_email.as_deref(),
@@ -663,7 +665,9 @@ async fn the_first_screen_comes_in_one_call_with_the_cached_permits_and_never_fr
         first.snapshot.signed_in_email.as_deref(),
         Some("alex@example.org")
     );
-    let permits = first.permits.expect("the cached permits come with the first screen");
+    let permits = first
+        .permits
+        .expect("the cached permits come with the first screen");
     assert_eq!(permits.permits.len(), 1);
     assert_eq!(permits, again.cached_permits().await.unwrap());
     again.sign_out().await.unwrap();
