@@ -91,8 +91,9 @@ pub struct Kerbside {
     /// One reminder run at a time (start-up, after each sync, hourly).
     reminders: Mutex<()>,
     /// The keyring read that [`Kerbside::start`] begins for the session key, taken by the
-    /// first [`Kerbside::snapshot`]: the Secret Service answers over D-Bus while the window
-    /// loads, not after the UI asks (docs/BENCHMARKS.md, start-up).
+    /// first read of that key (normally the window's first [`Kerbside::start_view`]): the
+    /// Secret Service answers over D-Bus while the window loads, not after the UI asks
+    /// (docs/BENCHMARKS.md, fix 8).
     session_read_at_start: std::sync::Mutex<Option<SessionRead>>,
 }
 
