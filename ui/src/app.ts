@@ -38,8 +38,8 @@ export class App {
   private signedInEmail: string | null = null;
   private route: Route = { name: "permits" };
   private view: PermitsView | null = null;
-  /** The cached permits that came with `app_start`, until the permits screen has drawn them. */
-  private startPermits: PermitsView | null = null;
+  /** True from `app_start` bringing the cached permits until the permits screen has drawn them. */
+  private permitsFromStart = false;
   private info: CouncilInfo | null = null;
   private leaveFns: (() => void)[] = [];
   private permitListeners = new Set<(v: PermitsView) => void>();
@@ -88,6 +88,13 @@ export class App {
 
   async start(): Promise<void> {
     this.els.announcer.textContent = "";
+    void on("permits-updated", (view) => {
+      this.setPermits(view);
+      this.dispatch({ type: "synced", lastSyncedAt: view.last_synced_at });
+    });
+    void on("connection-changed", (p) => this.dispatch({ type: "connection-changed", online: Boolean(p?.online) }));
+    void on("payment-window-closed", () => this.windowClosedListeners.forEach((fn) => fn()));
+    void on("open-permit", (id) => this.openPermit(id));
     // One round trip for the first screen: the frame and, when signed in, the cached
     // permits, so "Your permits" is drawn once, with its cards (docs/BENCHMARKS.md).
     let first: AppStart;
@@ -101,19 +108,10 @@ export class App {
       );
       return;
     }
-    // Listening costs a round trip each, so it starts once the first screen's data is here;
-    // nothing emits these events before the window has asked for its first screen.
-    void on("permits-updated", (view) => {
-      this.setPermits(view);
-      this.dispatch({ type: "synced", lastSyncedAt: view.last_synced_at });
-    });
-    void on("connection-changed", (p) => this.dispatch({ type: "connection-changed", online: Boolean(p?.online) }));
-    void on("payment-window-closed", () => this.windowClosedListeners.forEach((fn) => fn()));
-    void on("open-permit", (id) => this.openPermit(id));
     this.applySnapshot(first.snapshot);
     if (first.permits) {
       this.view = first.permits;
-      this.startPermits = first.permits;
+      this.permitsFromStart = true;
     }
     this.navigate(this.signedInEmail ? { name: "permits" } : { name: "sign-in" }, undefined, false);
     void this.api.appVersion().then(
@@ -415,10 +413,10 @@ export class App {
       online: () => this.conn.online,
       snapshot: () => this.snap,
       permits: () => this.view,
-      takeStartPermits: () => {
-        const view = this.startPermits;
-        this.startPermits = null;
-        return view;
+      takePermitsFromStart: () => {
+        const fromStart = this.permitsFromStart;
+        this.permitsFromStart = false;
+        return fromStart;
       },
       setPermits: (v) => this.setPermits(v),
       onPermits: (fn) => {

@@ -28,8 +28,8 @@ export interface Ctx {
   snapshot(): AppSnapshot | null;
   /** The latest permits (cached or fresh). */
   permits(): PermitsView | null;
-  /** The cached permits read at start-up, once (then null): the first screen need not read them again. */
-  takeStartPermits(): PermitsView | null;
+  /** Whether `permits()` is the cache read by `app_start` (true once, then false): the first screen need not read it again. */
+  takePermitsFromStart(): boolean;
   setPermits(view: PermitsView): void;
   /** Called with every new PermitsView while the screen shows. */
   onPermits(fn: (view: PermitsView) => void): void;

@@ -1,6 +1,6 @@
 //! [`Kerbside`]: everything the desktop app does, behind async methods the Tauri commands call.
 
-use crate::cache::Cache;
+use crate::cache::{Cache, CachedAccount};
 use crate::error::{Error, Result};
 use crate::secrets::SecretStore;
 use crate::views::{
@@ -366,16 +366,28 @@ impl Kerbside {
     /// cached permits when someone is signed in (so the permits screen is drawn at once,
     /// without a second round trip or a "loading" frame).
     pub async fn start_view(&self) -> Result<AppStart> {
-        let snapshot = self.snapshot().await?;
-        let permits = match snapshot.signed_in_email {
-            Some(_) => Some(self.cached_permits().await?),
-            None => None,
+        // The account and the filter are read once for both halves.
+        let account = self.cache.account().await?;
+        let filter = self.permit_filter().await?;
+        let snapshot = self.snapshot_of(account.clone(), filter).await?;
+        let permits = match (&account, &snapshot.signed_in_email) {
+            (Some(account), Some(_)) => Some(self.permits_view(account, filter).await?),
+            _ => None,
         };
         Ok(AppStart { snapshot, permits })
     }
 
     pub async fn snapshot(&self) -> Result<AppSnapshot> {
         let account = self.cache.account().await?;
+        let filter = self.permit_filter().await?;
+        self.snapshot_of(account, filter).await
+    }
+
+    async fn snapshot_of(
+        &self,
+        account: Option<CachedAccount>,
+        permit_filter: PermitFilter,
+    ) -> Result<AppSnapshot> {
         let (client, key) = self.client().await;
         let embedded = self.link.read().await.embedded.is_some();
         let signed_in = self.secret_get(key).await?.is_some();
@@ -391,7 +403,7 @@ impl Kerbside {
             today: self.today(),
             clock_is_set: self.options.clock_is_set,
             now: self.now(),
-            permit_filter: self.permit_filter().await?,
+            permit_filter,
             demo_email: embedded.then(|| seed::DEMO_EMAIL.to_string()),
             demo_password: embedded.then(|| seed::DEMO_PASSWORD.to_string()),
         })
@@ -492,6 +504,14 @@ impl Kerbside {
     pub async fn cached_permits(&self) -> Result<PermitsView> {
         let account = self.cache.account().await?.ok_or(Error::NotSignedIn)?;
         let filter = self.permit_filter().await?;
+        self.permits_view(&account, filter).await
+    }
+
+    async fn permits_view(
+        &self,
+        account: &CachedAccount,
+        filter: PermitFilter,
+    ) -> Result<PermitsView> {
         let mut cards = Vec::new();
         let mut hidden = 0;
         for permit in self.cache.permits(&account.account_id).await? {

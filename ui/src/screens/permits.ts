@@ -255,7 +255,7 @@ export function permitsScreen(ctx: Ctx, main: HTMLElement): void {
   else listArea.append(h("p", { class: "loading" }, "Loading your permits…"));
 
   // At start-up the app has read the cache already (app_start); any other time, read it now.
-  const fromStart = ctx.takeStartPermits();
+  const fromStart = ctx.takePermitsFromStart();
   void (async () => {
     if (!fromStart) {
       try {
