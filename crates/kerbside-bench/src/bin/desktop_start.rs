@@ -21,7 +21,7 @@ use kerbside_api::types::SignInRequest;
 use kerbside_api::SystemClock;
 use kerbside_bench::{fresh_dir, Report, Row};
 use kerbside_desktop::{Kerbside, KeyringSecrets, StartOptions};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Arc;
@@ -258,6 +258,30 @@ fn memory(root: u32) -> (f64, f64, Vec<String>) {
     (rss as f64 / 1024.0, pss as f64 / 1024.0, names)
 }
 
+/// CPU time (user + system, ms) each process of the app's tree has used so far, by process
+/// name: where a start's time went (the app's own process, WebKit's web and network
+/// processes). Clock ticks, so 10 ms steps.
+fn cpu_ms(root: u32) -> BTreeMap<String, f64> {
+    let tick_ms = 1000.0 / 100.0;
+    let mut by_name = BTreeMap::new();
+    for pid in tree(root) {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some((_, rest))) = (stat.find('('), stat.rsplit_once(") ")) else {
+            continue;
+        };
+        let name = stat[open + 1..stat.len() - rest.len() - 2].to_string();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+            .sum();
+        *by_name.entry(name).or_insert(0.0) += ticks * tick_ms;
+    }
+    by_name
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     let n = values.len();
@@ -348,6 +372,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut times: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut rss: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut pss: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut cpu_to_mark: BTreeMap<(&str, String), Vec<f64>> = BTreeMap::new();
     // One unmeasured start each first: the first start after a build pays for reading the
     // binary from disk and WebKit's first-run set-up, which later starts never see.
     for (i, app) in [App::Hello, App::Kerbside]
@@ -360,6 +385,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mark_file = dir.join(format!("marks-{name}-{i}.txt"));
         let mut running = launch(&args, app, &data, &mark_file, &[])?;
         let took = wait_for_mark(&mut running, app.mark(), Duration::from_secs(60));
+        let cpu = cpu_ms(running.child.id());
         let took = match took {
             Ok(t) => t,
             Err(e) => {
@@ -378,9 +404,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         println!(
-            "{name}: run {}: mark after {:.0} ms; {r:.0} MiB RSS, {p:.0} MiB PSS over {procs:?}",
+            "{name}: run {}: mark after {:.0} ms; {r:.0} MiB RSS, {p:.0} MiB PSS over {procs:?}; CPU to the mark {}",
             i / 2,
-            took.as_secs_f64() * 1000.0
+            took.as_secs_f64() * 1000.0,
+            cpu.iter()
+                .map(|(n, ms)| format!("{n} {ms:.0} ms"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let key = if app == App::Kerbside {
             "kerbside"
@@ -391,8 +421,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .entry(key)
             .or_default()
             .push(took.as_secs_f64() * 1000.0);
+        for (process, ms) in cpu {
+            cpu_to_mark
+                .entry((key, process))
+                .or_default()
+                .push(ms);
+        }
         rss.entry(key).or_default().push(r);
         pss.entry(key).or_default().push(p);
+    }
+    for ((app, process), values) in &mut cpu_to_mark {
+        println!(
+            "CPU to the mark, median: {app} {process} {:.0} ms",
+            median(values)
+        );
     }
     let k_time = median(times.get_mut("kerbside").unwrap());
     let h_time = median(times.get_mut("hello").unwrap());
