@@ -339,7 +339,7 @@ async fn store_page(
     received: evidence::Received,
 ) -> Result<(bool, AddressChange)> {
     let (now, _) = service::today(state);
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     // The first statement writes: it serialises uploads to one change on both databases.
     let locked = sqlx::query(
         "UPDATE address_changes SET status = status WHERE id = $1 AND account_id = $2 AND status = $3",
@@ -406,7 +406,7 @@ pub async fn submit(
     change_id: &str,
 ) -> Result<AddressChange> {
     let (now, _) = service::today(state);
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     let updated = sqlx::query(
         "UPDATE address_changes SET status = $1, submitted_at = $2 \
          WHERE id = $3 AND account_id = $4 AND status = $5 \
@@ -585,7 +585,7 @@ pub async fn approve(
     change_id: &str,
 ) -> Result<OfficerAddressChange> {
     let (now, _) = service::today(state);
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     let row = decide(
         &mut tx,
         officer,
@@ -655,7 +655,7 @@ pub async fn reject(
             "Keep the reason to {MAX_REASON_CHARS} characters or fewer."
         )));
     }
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     decide(
         &mut tx,
         officer,
@@ -696,7 +696,7 @@ pub async fn add_officer(
     }
     let hash = crate::auth::hash_password(password).await?;
     let id = new_id();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO accounts (id, email, password_hash, name, address_line1, address_street, \
          address_town, address_postcode, household_key, role, created_at) \

@@ -297,7 +297,7 @@ pub async fn send_expiry_reminders(state: &AppState) -> Result<ReminderRun> {
     while due.peek().is_some() {
         let chunk: Vec<(DueReminder, NaiveDate)> = due.by_ref().take(CLAIM_CHUNK).collect();
         let mut claimed = Vec::with_capacity(chunk.len());
-        let mut tx = state.store.pool().begin().await?;
+        let mut tx = state.store.begin_write().await?;
         for (permit, expires_on) in chunk {
             let inserted = sqlx::query(
                 "INSERT INTO reminder_emails (permit_id, expires_on, sent_at) VALUES ($1, $2, $3) \

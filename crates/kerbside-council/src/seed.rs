@@ -86,7 +86,7 @@ pub async fn seed_demo(state: &AppState) -> Result<bool> {
         };
         let term = Term::starting(start, terms.term_months);
         let id = new_id();
-        let mut tx = state.store.pool().begin().await?;
+        let mut tx = state.store.begin_write().await?;
         sqlx::query(
             "INSERT INTO permits (id, reference, account_id, permit_type, registration, address_line1, \
              address_street, address_town, address_postcode, household_key, zone_code, zone_name, starts_on, \

@@ -381,7 +381,7 @@ pub async fn sign_in(
             return Err(wrong());
         }
     };
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     // Only if the password is still the one just verified: a password change that committed
     // meanwhile (and revoked every session) must not be outrun by a sign-in with the old one.
     // On PostgreSQL this waits for such a change's row lock, then sees its new hash.
@@ -455,7 +455,7 @@ pub async fn change_password(
         ));
     }
     let new_hash = auth::hash_password(req.new_password).await?;
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     // The first statement writes (the account's row lock on PostgreSQL, the write lock on
     // SQLite), and only if the password is still the one just verified: of two changes made
     // at once, one wins and the other is told.
@@ -922,7 +922,7 @@ pub async fn buy(state: &AppState, account: &AccountRow, req: &PermitRequest) ->
     let p = prepare_purchase(state, account, req, today)?;
     let return_url = check_return_url(req.return_url.as_deref())?;
     let household = p.address.household_key();
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     lock_household(&mut tx, &household).await?;
     fail_expired_payments(&mut tx, now).await?;
     let today_text = date_text(today);
@@ -964,7 +964,7 @@ pub async fn change_registration(
 ) -> Result<Permit> {
     let (now, today) = today(state);
     let registration = Registration::parse(registration)?;
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     lock_household(&mut tx, &account.household_key).await?;
     let row = permit_of(&mut tx, &account.id, permit_id).await?;
     check_action(row.status(today)?, PermitAction::EditRegistration)?;
@@ -1000,7 +1000,7 @@ pub async fn renew(
 ) -> Result<Purchase> {
     let (now, today) = today(state);
     let return_url = check_return_url(req.return_url.as_deref())?;
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     lock_household(&mut tx, &account.household_key).await?;
     fail_expired_payments(&mut tx, now).await?;
     let row = permit_of(&mut tx, &account.id, permit_id).await?;
@@ -1117,7 +1117,7 @@ pub async fn cancel(
     req: &CancellationRequest,
 ) -> Result<Cancellation> {
     let (now, today) = today(state);
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     lock_household(&mut tx, &account.household_key).await?;
     let row = permit_of(&mut tx, &account.id, permit_id).await?;
     check_action(row.status(today)?, PermitAction::Cancel)?;
@@ -1262,7 +1262,7 @@ pub async fn complete_payment(
         .await?
         .ok_or_else(|| Error::NotFound("That payment was not found.".into()))?;
     let owner = account_by_id(state, &payment.account_id).await?;
-    let mut tx = state.store.pool().begin().await?;
+    let mut tx = state.store.begin_write().await?;
     lock_household(&mut tx, &owner.household_key).await?;
     fail_expired_payments(&mut tx, now).await?;
     let (status, reason, last4) = match &outcome {

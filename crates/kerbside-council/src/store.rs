@@ -7,9 +7,12 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -24,6 +27,43 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     sqlite_file: Option<PathBuf>,
+    /// SQLite only: writers take turns here, in arrival order, before they touch the database.
+    /// SQLite lets one connection write at a time and makes the others wait in its busy handler,
+    /// which sleeps 1 to 100 ms between tries, so under load most of a write's time was spent
+    /// asleep while the lock sat free (docs/BENCHMARKS.md, fix 13). PostgreSQL locks rows, so
+    /// its writers do not queue.
+    write_turns: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction ([`Store::begin_write`]): derefs to its connection like sqlx's
+/// `Transaction`, and holds the writer's turn until it commits, rolls back or is dropped.
+pub struct WriteTransaction {
+    // Declared first so it drops (rolling back if still open) before the turn is handed on.
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for WriteTransaction {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl Store {
@@ -85,11 +125,30 @@ impl Store {
             pool,
             backend,
             sqlite_file,
+            write_turns: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
         })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Waits for this writer's turn (SQLite; at once on PostgreSQL). Hold it across one write
+    /// made outside a transaction; [`Store::begin_write`] holds it for a transaction. Taken
+    /// before a pool connection, never while holding one: a writer waiting its turn with a
+    /// connection in hand could leave the writer whose turn it is without one.
+    pub async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.write_turns {
+            Some(turns) => Some(turns.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Begins a transaction that writes, in its turn (see [`Store::write_turn`]).
+    pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
+        let turn = self.write_turn().await;
+        let tx = self.pool.begin().await?;
+        Ok(WriteTransaction { tx, _turn: turn })
     }
 
     pub fn backend(&self) -> Backend {
@@ -170,5 +229,88 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
                 || db.message().contains("UNIQUE constraint failed")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}", dir.path().join("council.db").display());
+        Store::connect(&url).await.expect("connect")
+    }
+
+    #[tokio::test]
+    async fn sqlite_writers_take_turns_and_a_turn_passes_on_when_its_transaction_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        let mut first = store.begin_write().await.expect("first writer");
+        sqlx::query("CREATE TABLE turns (writer TEXT)")
+            .execute(&mut *first)
+            .await
+            .unwrap();
+
+        // While the first writer's transaction is open, a second waits for its turn (rather
+        // than beginning and meeting SQLite's lock); reads go on meanwhile.
+        let began = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waiting = tokio::spawn({
+            let (store, began) = (store.clone(), began.clone());
+            async move {
+                let mut second = store.begin_write().await.expect("second writer");
+                began.store(true, std::sync::atomic::Ordering::SeqCst);
+                sqlx::query("INSERT INTO turns (writer) VALUES ('second')")
+                    .execute(&mut *second)
+                    .await
+                    .unwrap();
+                second.commit().await.unwrap();
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !began.load(std::sync::atomic::Ordering::SeqCst),
+            "a second writer began while the first held the turn"
+        );
+        let read: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(store.pool())
+            .await
+            .expect("reads are not queued behind writers");
+        assert_eq!(read, 0);
+
+        sqlx::query("INSERT INTO turns (writer) VALUES ('first')")
+            .execute(&mut *first)
+            .await
+            .unwrap();
+        first.commit().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the second writer's turn came when the first committed")
+            .unwrap();
+        let order: Vec<String> = sqlx::query_scalar("SELECT writer FROM turns ORDER BY rowid")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(order, ["first", "second"]);
+
+        // A transaction dropped on an error path (never committed) hands the turn on too, and
+        // what it wrote is rolled back.
+        let mut abandoned = store.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO turns (writer) VALUES ('abandoned')")
+            .execute(&mut *abandoned)
+            .await
+            .unwrap();
+        drop(abandoned);
+        let mut next = tokio::time::timeout(Duration::from_secs(5), store.begin_write())
+            .await
+            .expect("a dropped transaction hands the turn on")
+            .unwrap();
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM turns WHERE writer = 'abandoned'")
+                .fetch_one(&mut *next)
+                .await
+                .unwrap();
+        assert_eq!(count, 0);
+        next.rollback().await.unwrap();
     }
 }
