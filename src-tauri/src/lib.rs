@@ -23,6 +23,19 @@ const BACKGROUND_SYNC_EVERY: Duration = Duration::from_secs(60 * 60);
 /// When the first background sync runs after start-up (see [`spawn_background_sync`]).
 const FIRST_BACKGROUND_SYNC_AFTER: Duration = Duration::from_secs(5);
 
+/// Runs in the main window as each page starts, before the UI's script has loaded: asks for
+/// the first screen (`app_start`) at once, so the answer is ready when the UI, once parsed,
+/// takes it (`ui/src/api.ts`), rather than asked for only then (docs/BENCHMARKS.md, fix 14).
+/// Other webviews (the payment window shows the council's page) are left alone.
+const ASK_FOR_FIRST_SCREEN: &str = r#"(function () {
+  var tauri = window.__TAURI_INTERNALS__;
+  var label = tauri && tauri.metadata && tauri.metadata.currentWebview && tauri.metadata.currentWebview.label;
+  if (label !== "main" || window !== window.top) return;
+  var asked = tauri.invoke("app_start");
+  asked.catch(function () {});
+  window.__KERBSIDE_START__ = asked;
+})();"#;
+
 /// Registers the commands; shared by [`run`] and the tests (which use a mock runtime).
 fn with_handlers<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
@@ -119,6 +132,11 @@ pub fn run() {
         builder = builder.plugin(marks);
     }
     let app = with_handlers(builder)
+        .plugin(
+            tauri::plugin::Builder::<tauri::Wry>::new("kerbside-first-screen")
+                .js_init_script(ASK_FOR_FIRST_SCREEN.to_string())
+                .build(),
+        )
         .plugin(tauri_plugin_notification::init())
         // Started at login with --in-tray: the window stays hidden, reminders still arrive.
         .plugin(tauri_plugin_autostart::init(

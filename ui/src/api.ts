@@ -33,6 +33,18 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+/**
+ * The first screen, asked for by the main window's initialisation script while this bundle
+ * was still loading (src-tauri/src/lib.rs, `ASK_FOR_FIRST_SCREEN`); taken once, so a later
+ * call asks afresh. Null when there is none (tests, another host).
+ */
+function takeEarlyStart(): Promise<AppStart> | null {
+  const w = window as { __KERBSIDE_START__?: Promise<AppStart> };
+  const asked = w.__KERBSIDE_START__;
+  delete w.__KERBSIDE_START__;
+  return asked ? asked.catch((err: unknown) => Promise.reject(toApiError(err))) : null;
+}
+
 /** One page of evidence: the bytes go as the raw IPC body, the change and type as headers. */
 async function uploadEvidence(changeId: string, bytes: Uint8Array, fileType: string): Promise<AddressChange> {
   try {
@@ -46,7 +58,7 @@ async function uploadEvidence(changeId: string, bytes: Uint8Array, fileType: str
 
 export const api = {
   appVersion: () => call<string>("app_version"),
-  appStart: () => call<AppStart>("app_start"),
+  appStart: () => takeEarlyStart() ?? call<AppStart>("app_start"),
   appSnapshot: () => call<AppSnapshot>("app_snapshot"),
   councilInfo: () => call<CouncilInfo>("council_info"),
   register: (request: RegisterRequest) => call<Profile>("register", { request }),

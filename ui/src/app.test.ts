@@ -78,6 +78,30 @@ describe("start-up", () => {
     expect(byTestId("last-updated")?.textContent).toBe("Last updated 26 November 2026 at 15:30");
   });
 
+  it("takes the first screen the window asked for while the UI loaded, and asks afresh after that", async () => {
+    const early = fake.handle("app_start", {});
+    fake.calls.length = 0;
+    (window as { __KERBSIDE_START__?: unknown }).__KERBSIDE_START__ = Promise.resolve(early);
+    const app = shell();
+    await app.start();
+    expect(qa('[data-testid="permit-card"]')).toHaveLength(1);
+    expect(fake.calls.filter((c) => c.cmd === "app_start")).toHaveLength(0);
+    expect((window as { __KERBSIDE_START__?: unknown }).__KERBSIDE_START__).toBeUndefined();
+    await app.api.appStart();
+    expect(fake.calls.filter((c) => c.cmd === "app_start")).toHaveLength(1);
+  });
+
+  it("says Kerbside could not start when the early answer failed, in the resident's words", async () => {
+    const failed = Promise.reject({ kind: "internal", message: "Kerbside could not read its saved data." });
+    (window as { __KERBSIDE_START__?: unknown }).__KERBSIDE_START__ = failed;
+    failed.catch(() => {});
+    const app = shell();
+    await app.start();
+    expect(heading()).toBe("Kerbside could not start");
+    expect(document.querySelector('[role="alert"]')?.textContent).toBe("Kerbside could not read its saved data.");
+    expect(fake.calls.filter((c) => c.cmd === "app_start")).toHaveLength(0);
+  });
+
   it("draws each card with its type, plate, zone, dates, status and renewal badge", async () => {
     fake.cached = [
       card({ id: "p1" }),

@@ -422,10 +422,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .or_default()
             .push(took.as_secs_f64() * 1000.0);
         for (process, ms) in cpu {
-            cpu_to_mark
-                .entry((key, process))
-                .or_default()
-                .push(ms);
+            cpu_to_mark.entry((key, process)).or_default().push(ms);
         }
         rss.entry(key).or_default().push(r);
         pss.entry(key).or_default().push(p);
