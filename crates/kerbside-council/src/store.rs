@@ -133,18 +133,18 @@ impl Store {
         &self.pool
     }
 
-    /// Waits for this writer's turn (SQLite; at once on PostgreSQL). Hold it across one write
-    /// made outside a transaction; [`Store::begin_write`] holds it for a transaction. Taken
-    /// before a pool connection, never while holding one: a writer waiting its turn with a
-    /// connection in hand could leave the writer whose turn it is without one.
-    pub async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+    /// Waits for this writer's turn (SQLite; at once on PostgreSQL). Taken before a pool
+    /// connection, never while holding one: a writer waiting its turn with a connection in hand
+    /// could leave the writer whose turn it is without one.
+    async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
         match &self.write_turns {
             Some(turns) => Some(turns.clone().lock_owned().await),
             None => None,
         }
     }
 
-    /// Begins a transaction that writes, in its turn (see [`Store::write_turn`]).
+    /// Begins a transaction that writes, once it is this writer's turn (SQLite writers queue in
+    /// arrival order; see the `write_turns` field).
     pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
         let turn = self.write_turn().await;
         let tx = self.pool.begin().await?;
