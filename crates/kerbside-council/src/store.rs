@@ -29,9 +29,9 @@ pub struct Store {
     sqlite_file: Option<PathBuf>,
     /// SQLite only: writers take turns here, in arrival order, before they touch the database.
     /// SQLite lets one connection write at a time and makes the others wait in its busy handler,
-    /// which sleeps 1 to 100 ms between tries, so under load most of a write's time was spent
-    /// asleep while the lock sat free (docs/BENCHMARKS.md, fix 13). PostgreSQL locks rows, so
-    /// its writers do not queue.
+    /// which sleeps 1 to 100 ms between tries (~990 sleeps a second in the load benchmark's
+    /// mix), holding a pool connection, while the lock may already be free (docs/BENCHMARKS.md,
+    /// fix 13). PostgreSQL locks rows, so its writers do not queue.
     write_turns: Option<Arc<Mutex<()>>>,
 }
 
