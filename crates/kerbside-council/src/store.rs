@@ -27,8 +27,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     sqlite_file: Option<PathBuf>,
-    /// SQLite only: writers take turns here, in arrival order, before they touch the database.
-    /// SQLite lets one connection write at a time and makes the others wait in its busy handler,
+    /// SQLite only: write transactions ([`Store::begin_write`]) take turns here, in arrival
+    /// order, before they touch the database. Single-statement writes outside a transaction
+    /// (idempotency keys, sign-in attempts, an overdue payment failed during a read) do not
+    /// queue; they still meet SQLite's lock. SQLite lets one connection write at a time and makes the others wait in its busy handler,
     /// which sleeps 1 to 100 ms between tries (~990 sleeps a second in the load benchmark's
     /// mix), holding a pool connection, while the lock may already be free (docs/BENCHMARKS.md,
     /// fix 13). PostgreSQL locks rows, so its writers do not queue.
