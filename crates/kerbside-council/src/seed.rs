@@ -71,16 +71,25 @@ pub async fn seed_demo(state: &AppState) -> Result<bool> {
     let visitor_start = today - Duration::days(304);
     // Started 11 months and ~10 days ago: inside its renewal window now.
     let care_start = today - Duration::days(345);
+    // Fixed references: one derived from the random id could repeat (it did, one start in a few
+    // thousand), and a repeat broke seeding and so the demo app's first start.
     let demo_permits = [
-        (PermitType::AnnualVisitor, "AB12CDE", visitor_start, None),
+        (
+            PermitType::AnnualVisitor,
+            "KP-DEMOVST",
+            "AB12CDE",
+            visitor_start,
+            None,
+        ),
         (
             PermitType::Care,
+            "KP-DEMOCAR",
             "LM68XYZ",
             care_start,
             Some("Leicester Home Care, client ref 4471"),
         ),
     ];
-    for (permit_type, registration, start, carer) in demo_permits {
+    for (permit_type, reference, registration, start, carer) in demo_permits {
         let Some(terms) = state.council.tariff.terms(permit_type) else {
             continue;
         };
@@ -94,7 +103,7 @@ pub async fn seed_demo(state: &AppState) -> Result<bool> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'active', $15, $16, $17, $17)",
         )
         .bind(&id)
-        .bind(format!("KP-DEMO{}", &id[..3].to_uppercase()))
+        .bind(reference)
         .bind(&resident.id)
         .bind(permit_type.code())
         .bind(registration)
@@ -136,4 +145,44 @@ pub async fn seed_demo(state: &AppState) -> Result<bool> {
         tx.commit().await?;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kerbside_api::FixedClock;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn the_demo_permits_have_distinct_references_and_seeding_twice_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::Store::connect(&format!("sqlite://{}", dir.path().join("c.db").display()))
+                .await
+                .unwrap();
+        let clock = Arc::new(FixedClock::new(
+            chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        ));
+        let server = crate::spawn(
+            ([127, 0, 0, 1], 0).into(),
+            store,
+            clock,
+            crate::CouncilConfig::leicester_demo(),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(seed_demo(&server.state).await.unwrap());
+        assert!(!seed_demo(&server.state).await.unwrap());
+        let references: Vec<String> =
+            sqlx::query_scalar("SELECT reference FROM permits ORDER BY reference")
+                .fetch_all(server.state.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(references.len(), 2, "{references:?}");
+        assert_ne!(references[0], references[1]);
+        server.stop().await;
+    }
 }
