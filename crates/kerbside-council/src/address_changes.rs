@@ -263,7 +263,7 @@ pub async fn create(
         ));
     }
     let id = new_id();
-    sqlx::query(
+    state.store.execute_write(sqlx::query(
         "INSERT INTO address_changes (id, account_id, address_line1, address_street, address_town, \
          address_postcode, household_key, document_kind, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -278,7 +278,7 @@ pub async fn create(
     .bind(document_code(req.document))
     .bind(AddressChangeStatus::AwaitingFiles.code())
     .bind(millis(now))
-    .execute(state.store.pool())
+    )
     .await?;
     resident_view(state, &account.id, &id).await
 }

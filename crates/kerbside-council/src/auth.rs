@@ -272,14 +272,14 @@ pub async fn begin_attempt(
 ) -> Result<Attempt> {
     check_limits(state, account_key, &client.0, None).await?;
     let id = new_id();
-    sqlx::query(
+    state.store.execute_write(sqlx::query(
         "INSERT INTO sign_in_attempts (id, account_key, client_key, at) VALUES ($1, $2, $3, $4)",
     )
     .bind(&id)
     .bind(account_key)
     .bind(&client.0)
     .bind(millis(state.clock.now()))
-    .execute(state.store.pool())
+    )
     .await?;
     // Attempts that raced this one have recorded themselves too: if, counting them and this
     // one, a limit is passed, take this one back and refuse it.
@@ -288,9 +288,9 @@ pub async fn begin_attempt(
     let by_address = recent(state, "client_key", &client.0, since, ADDRESS_ATTEMPTS).await?;
     let over = by_account.len() > ACCOUNT_ATTEMPTS || by_address.len() > ADDRESS_ATTEMPTS;
     if over {
-        sqlx::query("DELETE FROM sign_in_attempts WHERE id = $1")
-            .bind(&id)
-            .execute(state.store.pool())
+        state
+            .store
+            .execute_write(sqlx::query("DELETE FROM sign_in_attempts WHERE id = $1").bind(&id))
             .await?;
         let until = lifted_at(&by_account, Some(&id), ACCOUNT_ATTEMPTS);
         return Err(match until {
@@ -311,10 +311,15 @@ impl Attempt {
     /// The password was right: this account's failures from this address are forgotten (a
     /// resident's own typos). Other accounts' failures from this address still count.
     pub async fn succeeded(self, state: &AppState) -> Result<()> {
-        sqlx::query("DELETE FROM sign_in_attempts WHERE account_key = $1 AND client_key = $2")
-            .bind(&self.account_key)
-            .bind(&self.client_key)
-            .execute(state.store.pool())
+        state
+            .store
+            .execute_write(
+                sqlx::query(
+                    "DELETE FROM sign_in_attempts WHERE account_key = $1 AND client_key = $2",
+                )
+                .bind(&self.account_key)
+                .bind(&self.client_key),
+            )
             .await?;
         Ok(())
     }
@@ -323,9 +328,9 @@ impl Attempt {
     /// are deleted now, so the table stays small without a background job.
     pub async fn failed(self, state: &AppState) {
         let cutoff = millis(state.clock.now() - window());
-        let deleted = sqlx::query("DELETE FROM sign_in_attempts WHERE at <= $1")
-            .bind(cutoff)
-            .execute(state.store.pool())
+        let deleted = state
+            .store
+            .execute_write(sqlx::query("DELETE FROM sign_in_attempts WHERE at <= $1").bind(cutoff))
             .await;
         if let Err(error) = deleted {
             tracing::warn!(%error, "deleting old sign-in attempts failed");

@@ -135,16 +135,19 @@ async fn reserve(
     fingerprint: &str,
 ) -> Result<Reservation, Error> {
     let now = millis(state.clock.now());
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (scope, key) DO NOTHING",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(fingerprint)
-    .bind(now)
-    .execute(state.store.pool())
-    .await?;
+    let inserted = state
+        .store
+        .execute_write(
+            sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(fingerprint)
+            .bind(now),
+        )
+        .await?;
     if inserted.rows_affected() == 1 {
         return Ok(Reservation::New);
     }
@@ -186,24 +189,32 @@ async fn record(
     status: StatusCode,
     body: &[u8],
 ) -> Result<(), Error> {
-    sqlx::query("UPDATE idempotency_keys SET status = $1, body = $2 WHERE scope = $3 AND key = $4")
-        .bind(i64::from(status.as_u16()))
-        .bind(String::from_utf8_lossy(body).into_owned())
-        .bind(scope)
-        .bind(key)
-        .execute(state.store.pool())
+    state
+        .store
+        .execute_write(
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $1, body = $2 WHERE scope = $3 AND key = $4",
+            )
+            .bind(i64::from(status.as_u16()))
+            .bind(String::from_utf8_lossy(body).into_owned())
+            .bind(scope)
+            .bind(key),
+        )
         .await?;
     Ok(())
 }
 
 async fn release(state: &AppState, scope: &str, key: &str) {
-    let released = sqlx::query(
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL",
-    )
-    .bind(scope)
-    .bind(key)
-    .execute(state.store.pool())
-    .await;
+    let released = state
+        .store
+        .execute_write(
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL",
+            )
+            .bind(scope)
+            .bind(key),
+        )
+        .await;
     if let Err(error) = released {
         tracing::error!(%error, "could not release idempotency key");
     }

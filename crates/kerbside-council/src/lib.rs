@@ -203,11 +203,7 @@ async fn sweep_expired_payments(state: AppState) {
     let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         every_minute.tick().await;
-        let swept = async {
-            let mut conn = state.store.pool().acquire().await?;
-            service::fail_expired_payments(&mut conn, state.clock.now()).await
-        }
-        .await;
+        let swept = service::fail_expired_payments_in_turn(&state, state.clock.now()).await;
         if let Err(error) = swept {
             tracing::warn!(%error, "sweeping expired payments failed");
         }

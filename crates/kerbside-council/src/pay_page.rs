@@ -92,8 +92,7 @@ async fn load(state: &AppState, id: &str, token: &str) -> Result<Option<Page>, E
     }
     let now = state.clock.now();
     if payment.status == "created" && payment.expires_at <= millis(now) {
-        let mut conn = state.store.pool().acquire().await?;
-        service::fail_expired_payments(&mut conn, now).await?;
+        service::fail_expired_payments_in_turn(state, now).await?;
         payment = service::payment_row(state, id).await?.unwrap_or(payment);
     }
     let mut conn = state.store.pool().acquire().await?;

@@ -308,7 +308,7 @@ pub struct NewAccount {
 
 pub async fn insert_account(state: &AppState, new: NewAccount) -> Result<AccountRow> {
     let id = new_id();
-    let inserted = sqlx::query(
+    let inserted = state.store.execute_write(sqlx::query(
         "INSERT INTO accounts (id, email, password_hash, name, address_line1, address_street, \
          address_town, address_postcode, household_key, date_of_birth, reminder_email, role, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -326,7 +326,7 @@ pub async fn insert_account(state: &AppState, new: NewAccount) -> Result<Account
     .bind(new.reminder_email.clone())
     .bind(new.role)
     .bind(millis(new.created_at))
-    .execute(state.store.pool())
+    )
     .await;
     match inserted {
         Ok(_) => account_by_id(state, &id).await,
@@ -526,10 +526,15 @@ pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<Acc
 
 pub async fn sign_out(state: &AppState, token_hash: &str) -> Result<()> {
     let (now, _) = today(state);
-    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-        .bind(millis(now))
-        .bind(token_hash)
-        .execute(state.store.pool())
+    state
+        .store
+        .execute_write(
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+            )
+            .bind(millis(now))
+            .bind(token_hash),
+        )
         .await?;
     Ok(())
 }
@@ -555,14 +560,14 @@ pub async fn update_profile(
         Some(_) => None,
         None => account.reminder_email.clone(),
     };
-    sqlx::query(
+    state.store.execute_write(sqlx::query(
         "UPDATE accounts SET name = $1, date_of_birth = $2, reminder_email = $3 WHERE id = $4",
     )
     .bind(name)
     .bind(date_of_birth)
     .bind(reminder_email)
     .bind(&account.id)
-    .execute(state.store.pool())
+    )
     .await?;
     account_by_id(state, &account.id).await
 }
@@ -585,7 +590,10 @@ pub async fn permits_for(
     let now = today(state).0;
     let mut permits = list(&mut conn, account_id).await?;
     if permits.iter().any(|p| p.payment_overdue(now)) {
-        fail_expired_payments(&mut conn, now).await?;
+        // Not while holding a connection: the writer's turn is taken before one.
+        drop(conn);
+        fail_expired_payments_in_turn(state, now).await?;
+        conn = state.store.pool().acquire().await?;
         permits = list(&mut conn, account_id).await?;
     }
     let events = sqlx::query_as::<_, EventRow>(
@@ -616,7 +624,9 @@ pub async fn permit_view(state: &AppState, account_id: &str, id: &str) -> Result
     let now = today(state).0;
     let mut row = permit_of(&mut conn, account_id, id).await?;
     if row.payment_overdue(now) {
-        fail_expired_payments(&mut conn, now).await?;
+        drop(conn);
+        fail_expired_payments_in_turn(state, now).await?;
+        conn = state.store.pool().acquire().await?;
         row = permit_of(&mut conn, account_id, id).await?;
     }
     let events = sqlx::query_as::<_, EventRow>(
@@ -727,6 +737,15 @@ async fn lock_household(conn: &mut AnyConnection, household_key: &str) -> Result
 }
 
 /// Payments left unpaid past their deadline fail, and their permits with them.
+/// [`fail_expired_payments`] in a write transaction of its own (both updates or neither), for
+/// the reads and the sweep that find a payment overdue.
+pub async fn fail_expired_payments_in_turn(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
+    let mut tx = state.store.begin_write().await?;
+    let failed = fail_expired_payments(&mut tx, now).await?;
+    tx.commit().await?;
+    Ok(failed)
+}
+
 pub async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<u64> {
     let now_ms = millis(now);
     sqlx::query(
@@ -1235,8 +1254,7 @@ pub async fn payment_view(state: &AppState, account_id: &str, id: &str) -> Resul
             Error::NotFound("No payment with that reference was found on your account.".into())
         })?;
     if row.status == "created" && row.expires_at <= millis(now) {
-        let mut conn = state.store.pool().acquire().await?;
-        fail_expired_payments(&mut conn, now).await?;
+        fail_expired_payments_in_turn(state, now).await?;
         row = payment_row(state, id)
             .await?
             .ok_or_else(Error::permit_not_found)?;

@@ -27,13 +27,13 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     sqlite_file: Option<PathBuf>,
-    /// SQLite only: write transactions ([`Store::begin_write`]) take turns here, in arrival
-    /// order, before they touch the database. Single-statement writes outside a transaction
-    /// (idempotency keys, sign-in attempts, an overdue payment failed during a read) do not
-    /// queue; they still meet SQLite's lock. SQLite lets one connection write at a time and makes the others wait in its busy handler,
-    /// which sleeps 1 to 100 ms between tries (~990 sleeps a second in the load benchmark's
-    /// mix), holding a pool connection, while the lock may already be free (docs/BENCHMARKS.md,
-    /// fix 13). PostgreSQL locks rows, so its writers do not queue.
+    /// SQLite only: every write takes its turn here, in arrival order, before it touches the
+    /// database: transactions ([`Store::begin_write`]) and single statements
+    /// ([`Store::execute_write`]: idempotency keys, sign-in attempts, sign-out, profile). SQLite
+    /// lets one connection write at a time and makes the others wait in its busy handler, which
+    /// sleeps 1 to 100 ms between tries, holding a pool connection, while the lock may already
+    /// be free: ~990 sleeps a second in the load benchmark before fixes 13 and 15, none after
+    /// (docs/BENCHMARKS.md). PostgreSQL locks rows, so its writers do not queue.
     write_turns: Option<Arc<Mutex<()>>>,
 }
 
@@ -151,6 +151,17 @@ impl Store {
         let turn = self.write_turn().await;
         let tx = self.pool.begin().await?;
         Ok(WriteTransaction { tx, _turn: turn })
+    }
+
+    /// Runs one writing statement on its own (autocommit), once it is this writer's turn, like
+    /// a write transaction: outside the queue it would meet a queued transaction's lock in
+    /// SQLite's busy handler, which sleeps 1–100 ms (docs/BENCHMARKS.md, fix 15).
+    pub async fn execute_write<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+        let _turn = self.write_turn().await;
+        statement.execute(&self.pool).await
     }
 
     pub fn backend(&self) -> Backend {
@@ -314,5 +325,53 @@ mod tests {
                 .unwrap();
         assert_eq!(count, 0);
         next.rollback().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_single_write_statement_waits_for_the_writers_turn_instead_of_meeting_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        sqlx::query("CREATE TABLE turns (writer TEXT)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let mut transaction = store.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO turns (writer) VALUES ('transaction')")
+            .execute(&mut *transaction)
+            .await
+            .unwrap();
+
+        let statement = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .execute_write(sqlx::query(
+                        "INSERT INTO turns (writer) VALUES ('statement')",
+                    ))
+                    .await
+            }
+        });
+        // Outside the queue the statement would take a connection and sit in SQLite's busy
+        // handler (sleeping 1–100 ms at a time) until the transaction ends. In the queue it has
+        // not taken a connection yet: only the transaction's is in use.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !statement.is_finished(),
+            "the statement ran while a transaction held the turn"
+        );
+        let in_use = store.pool().size() as usize - store.pool().num_idle();
+        assert_eq!(in_use, 1, "the waiting statement holds a connection");
+
+        transaction.commit().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), statement)
+            .await
+            .expect("the statement's turn came when the transaction committed")
+            .unwrap()
+            .unwrap();
+        let order: Vec<String> = sqlx::query_scalar("SELECT writer FROM turns ORDER BY rowid")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(order, ["transaction", "statement"]);
     }
 }
