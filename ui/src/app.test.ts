@@ -501,6 +501,32 @@ describe("editing the registration", () => {
     expect(heading()).toBe("Annual Visitor Permit");
     expect(fake.calls.find((c) => c.cmd === "edit_registration")?.args).toEqual({ permitId: "p1", registration: "GH51 JKL" });
   });
+
+  it("shows the new registration on the permit at once, before the council is asked again", async () => {
+    // Answers are copies, as over real IPC. After the edit screen has its permit, the
+    // permit's refresh and the sync never answer: what the permit screen shows is the app's copy.
+    const never = new Promise<never>(() => {});
+    let edited = false;
+    mockIPC(
+      async (cmd, args) => {
+        if (cmd === "edit_registration") edited = true;
+        if (edited && (cmd === "permit_detail" || cmd === "sync_permits")) {
+          fake.calls.push({ cmd, args: args as Record<string, unknown> });
+          return never;
+        }
+        return structuredClone(fake.handle(cmd, args as Record<string, unknown>));
+      },
+      { shouldMockEvents: true },
+    );
+    const app = shell();
+    await app.start();
+    app.navigate({ name: "edit", id: "p1" });
+    await vi.waitFor(() => expect(byTestId("registration-input")).not.toBeNull());
+    await typeInto(byTestId<HTMLInputElement>("registration-input")!, "gh51 jkl");
+    submitForm();
+    await vi.waitFor(() => expect(byTestId("flash")?.textContent).toBe("Registration changed to GH51 JKL."));
+    expect(byTestId("detail-registration")?.textContent).toBe("GH51 JKL");
+  });
 });
 
 describe("moving house", () => {

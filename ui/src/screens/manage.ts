@@ -66,6 +66,10 @@ export function editScreen(ctx: Ctx, main: HTMLElement): void {
       try {
         const updated = await ctx.api.editRegistration(id, canonical);
         if (!ctx.alive()) return;
+        // The permit screen draws the app's copy at once: make it the changed permit, so the
+        // old plate is never shown under "Registration changed to …".
+        const view = ctx.permits();
+        if (view) ctx.setPermits({ ...view, permits: view.permits.map((c) => (c.permit.id === id ? updated : c)) });
         void ctx.syncInBackground();
         ctx.navigate({ name: "detail", id }, `Registration changed to ${updated.permit.registration}.`);
       } catch (err) {
