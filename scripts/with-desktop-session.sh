@@ -10,12 +10,26 @@ if [ -z "${KERBSIDE_IN_SESSION:-}" ]; then
 fi
 tmp=$(mktemp -d /tmp/kerbside-session.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+cleanup() {
+  touch "$tmp/stopping"
+  for p in "${pids[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 # The keyring keeps its files under XDG_DATA_HOME: a fresh one per session.
 export XDG_DATA_HOME="$tmp/data" XDG_RUNTIME_DIR="$tmp/run"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
-printf 'kerbside-session' | gnome-keyring-daemon --foreground --unlock --components=secrets >"$tmp/keyring.log" 2>&1 &
+# gnome-keyring-daemon has been seen to die mid-run (SIGTRAP, 2026-11-27); D-Bus then starts a
+# locked one on demand and every later keyring use fails. So it is kept running, unlocked:
+# started again (replacing any D-Bus-started one) whenever it exits, with the same keyring file.
+(
+  while [ ! -e "$tmp/stopping" ]; do
+    printf 'kerbside-session' | gnome-keyring-daemon --foreground --replace --unlock \
+      --components=secrets >>"$tmp/keyring.log" 2>&1 || true
+    [ -e "$tmp/stopping" ] || echo "with-desktop-session: gnome-keyring-daemon exited; starting it again" >&2
+    sleep 0.2
+  done
+) &
 pids+=($!)
 for _ in $(seq 1 50); do
   dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
