@@ -490,14 +490,19 @@ describe("cancelling", () => {
 });
 
 describe("editing the registration", () => {
-  it("saves the canonical registration and returns to the permit", async () => {
+  /** Starts the app, changes permit p1's registration to `typed`, waits for `flash`. */
+  async function changePermitP1To(typed: string, flash: string): Promise<void> {
     const app = shell();
     await app.start();
     app.navigate({ name: "edit", id: "p1" });
     await vi.waitFor(() => expect(byTestId("registration-input")).not.toBeNull());
-    await typeInto(byTestId<HTMLInputElement>("registration-input")!, "gh51 jkl");
+    await typeInto(byTestId<HTMLInputElement>("registration-input")!, typed);
     submitForm();
-    await vi.waitFor(() => expect(byTestId("flash")?.textContent).toBe("Registration changed to GH51 JKL."));
+    await vi.waitFor(() => expect(byTestId("flash")?.textContent).toBe(flash));
+  }
+
+  it("saves the canonical registration and returns to the permit", async () => {
+    await changePermitP1To("gh51 jkl", "Registration changed to GH51 JKL.");
     expect(heading()).toBe("Annual Visitor Permit");
     expect(fake.calls.find((c) => c.cmd === "edit_registration")?.args).toEqual({ permitId: "p1", registration: "GH51 JKL" });
   });
@@ -518,13 +523,7 @@ describe("editing the registration", () => {
       },
       { shouldMockEvents: true },
     );
-    const app = shell();
-    await app.start();
-    app.navigate({ name: "edit", id: "p1" });
-    await vi.waitFor(() => expect(byTestId("registration-input")).not.toBeNull());
-    await typeInto(byTestId<HTMLInputElement>("registration-input")!, "gh51 jkl");
-    submitForm();
-    await vi.waitFor(() => expect(byTestId("flash")?.textContent).toBe("Registration changed to GH51 JKL."));
+    await changePermitP1To("gh51 jkl", "Registration changed to GH51 JKL.");
     expect(byTestId("detail-registration")?.textContent).toBe("GH51 JKL");
   });
 });
