@@ -263,7 +263,7 @@ pub async fn create(
         ));
     }
     let id = new_id();
-    state.store.execute_write(sqlx::query(
+    let statement = sqlx::query(
         "INSERT INTO address_changes (id, account_id, address_line1, address_street, address_town, \
          address_postcode, household_key, document_kind, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -277,9 +277,8 @@ pub async fn create(
     .bind(address.household_key())
     .bind(document_code(req.document))
     .bind(AddressChangeStatus::AwaitingFiles.code())
-    .bind(millis(now))
-    )
-    .await?;
+    .bind(millis(now));
+    state.store.execute_write(statement).await?;
     resident_view(state, &account.id, &id).await
 }
 

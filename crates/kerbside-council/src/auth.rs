@@ -272,15 +272,14 @@ pub async fn begin_attempt(
 ) -> Result<Attempt> {
     check_limits(state, account_key, &client.0, None).await?;
     let id = new_id();
-    state.store.execute_write(sqlx::query(
+    let statement = sqlx::query(
         "INSERT INTO sign_in_attempts (id, account_key, client_key, at) VALUES ($1, $2, $3, $4)",
     )
     .bind(&id)
     .bind(account_key)
     .bind(&client.0)
-    .bind(millis(state.clock.now()))
-    )
-    .await?;
+    .bind(millis(state.clock.now()));
+    state.store.execute_write(statement).await?;
     // Attempts that raced this one have recorded themselves too: if, counting them and this
     // one, a limit is passed, take this one back and refuse it.
     let since = millis(state.clock.now() - window());

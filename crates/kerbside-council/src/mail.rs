@@ -330,13 +330,12 @@ pub async fn send_expiry_reminders(state: &AppState) -> Result<ReminderRun> {
                 Err(error) => {
                     run.failed += 1;
                     tracing::warn!(permit = %permit.reference, %error, "expiry email not sent; will retry");
-                    state.store.execute_write(sqlx::query(
+                    let statement = sqlx::query(
                         "DELETE FROM reminder_emails WHERE permit_id = $1 AND expires_on = $2",
                     )
                     .bind(&permit.id)
-                    .bind(&permit.expires_on)
-                    )
-                    .await?;
+                    .bind(&permit.expires_on);
+                    state.store.execute_write(statement).await?;
                 }
             }
         }

@@ -308,7 +308,7 @@ pub struct NewAccount {
 
 pub async fn insert_account(state: &AppState, new: NewAccount) -> Result<AccountRow> {
     let id = new_id();
-    let inserted = state.store.execute_write(sqlx::query(
+    let statement = sqlx::query(
         "INSERT INTO accounts (id, email, password_hash, name, address_line1, address_street, \
          address_town, address_postcode, household_key, date_of_birth, reminder_email, role, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -325,9 +325,8 @@ pub async fn insert_account(state: &AppState, new: NewAccount) -> Result<Account
     .bind(new.date_of_birth.map(date_text))
     .bind(new.reminder_email.clone())
     .bind(new.role)
-    .bind(millis(new.created_at))
-    )
-    .await;
+    .bind(millis(new.created_at));
+    let inserted = state.store.execute_write(statement).await;
     match inserted {
         Ok(_) => account_by_id(state, &id).await,
         Err(e) if is_unique_violation(&e) => Err(Error::Conflict(
@@ -560,15 +559,14 @@ pub async fn update_profile(
         Some(_) => None,
         None => account.reminder_email.clone(),
     };
-    state.store.execute_write(sqlx::query(
+    let statement = sqlx::query(
         "UPDATE accounts SET name = $1, date_of_birth = $2, reminder_email = $3 WHERE id = $4",
     )
     .bind(name)
     .bind(date_of_birth)
     .bind(reminder_email)
-    .bind(&account.id)
-    )
-    .await?;
+    .bind(&account.id);
+    state.store.execute_write(statement).await?;
     account_by_id(state, &account.id).await
 }
 
