@@ -165,24 +165,23 @@ mod tests {
                 .unwrap()
                 .with_timezone(&chrono::Utc),
         ));
-        let server = crate::spawn(
+        // The state alone: seeding needs no server listening.
+        let state = crate::prepare(
             ([127, 0, 0, 1], 0).into(),
             store,
             clock,
             crate::CouncilConfig::leicester_demo(),
             None,
         )
-        .await
         .unwrap();
-        assert!(seed_demo(&server.state).await.unwrap());
-        assert!(!seed_demo(&server.state).await.unwrap());
+        assert!(seed_demo(&state).await.unwrap());
+        assert!(!seed_demo(&state).await.unwrap());
         let references: Vec<String> =
             sqlx::query_scalar("SELECT reference FROM permits ORDER BY reference")
-                .fetch_all(server.state.store.pool())
+                .fetch_all(state.store.pool())
                 .await
                 .unwrap();
         assert_eq!(references.len(), 2, "{references:?}");
         assert_ne!(references[0], references[1]);
-        server.stop().await;
     }
 }

@@ -744,7 +744,7 @@ pub async fn fail_expired_payments_in_turn(state: &AppState, now: DateTime<Utc>)
     Ok(failed)
 }
 
-pub async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<u64> {
+async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<u64> {
     let now_ms = millis(now);
     sqlx::query(
         "UPDATE permits SET state = 'payment_failed', updated_at = $1 WHERE state = 'awaiting_payment' \

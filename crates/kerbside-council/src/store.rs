@@ -28,8 +28,8 @@ pub struct Store {
     backend: Backend,
     sqlite_file: Option<PathBuf>,
     /// SQLite only: every write takes its turn here, in arrival order, before it touches the
-    /// database: transactions ([`Store::begin_write`]) and single statements
-    /// ([`Store::execute_write`]: idempotency keys, sign-in attempts, sign-out, profile). SQLite
+    /// database: transactions through [`Store::begin_write`], single statements (idempotency
+    /// keys, sign-in attempts, sign-out, for example) through [`Store::execute_write`]. SQLite
     /// lets one connection write at a time and makes the others wait in its busy handler, which
     /// sleeps 1 to 100 ms between tries, holding a pool connection, while the lock may already
     /// be free: ~990 sleeps a second in the load benchmark before fixes 13 and 15, none after
@@ -255,6 +255,14 @@ mod tests {
         Store::connect(&url).await.expect("connect")
     }
 
+    /// Who wrote to the `turns` table, in the order their rows went in.
+    async fn writers_in_order(store: &Store) -> Vec<String> {
+        sqlx::query_scalar("SELECT writer FROM turns ORDER BY rowid")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn sqlite_writers_take_turns_and_a_turn_passes_on_when_its_transaction_ends() {
         let dir = tempfile::tempdir().unwrap();
@@ -300,10 +308,7 @@ mod tests {
             .await
             .expect("the second writer's turn came when the first committed")
             .unwrap();
-        let order: Vec<String> = sqlx::query_scalar("SELECT writer FROM turns ORDER BY rowid")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
+        let order = writers_in_order(&store).await;
         assert_eq!(order, ["first", "second"]);
 
         // A transaction dropped on an error path (never committed) hands the turn on too, and
@@ -368,10 +373,7 @@ mod tests {
             .expect("the statement's turn came when the transaction committed")
             .unwrap()
             .unwrap();
-        let order: Vec<String> = sqlx::query_scalar("SELECT writer FROM turns ORDER BY rowid")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
+        let order = writers_in_order(&store).await;
         assert_eq!(order, ["transaction", "statement"]);
     }
 }
