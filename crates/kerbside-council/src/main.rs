@@ -1,5 +1,9 @@
 //! `kerbside-council`: runs the council permit service.
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use kerbside_api::clock::parse_clock_setting;
 use kerbside_api::{OffsetClock, SharedClock, SystemClock};

@@ -7,19 +7,31 @@
 //! renewal window is open, and a pool of buyer accounts (one household each, sessions created
 //! in SQL) so every purchase is a first purchase for its household.
 //!
-//! Three phases of `--seconds` each:
+//! Four phases of `--seconds` each:
 //! - mix: list permits 35%, get a permit 35%, quote 10%, edit registration 8%, buy and pay on
 //!   the sandbox page 7%, renew and pay 5% (the renewal is then cancelled so it can repeat);
 //! - purchases: every client buys and pays, nothing else (purchases/s against the raw ceiling);
-//! - reads: every client lists and gets permits (permit reads/s).
+//! - reads: every client lists and gets permits (permit reads/s);
+//! - then the same reads against a server that does no work (each client's two answers,
+//!   captured from the council, served from memory): what the harness itself reaches on the same
+//!   two cores, the bound on the reads row.
 //!
 //! Writes are durable: SQLite in WAL mode with synchronous=FULL (the council's settings),
 //! PostgreSQL with its defaults (fsync on, synchronous_commit on).
 
+// The council server binary's allocator (kerbside-council's `mimalloc` feature), so the council
+// measured here allocates as the one a council runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
+use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, ValueEnum};
 use kerbside_api::types::*;
-use kerbside_api::{CouncilClient, FixedClock};
+use kerbside_api::{CouncilClient, FixedClock, API_PREFIX};
 use kerbside_bench::{
     fresh_dir, generate_permits, ms, undo_index_fixes, Dialect, Latencies, Report, Row,
 };
@@ -27,7 +39,7 @@ use kerbside_council::{spawn, CouncilConfig, Store};
 use kerbside_rules::{Address, PermitType, Postcode};
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -316,6 +328,8 @@ enum Phase {
     Mix,
     Purchases,
     Reads,
+    /// The reads again, against a server that does no work: the harness's own ceiling.
+    ReadsNoWork,
 }
 
 impl Phase {
@@ -324,8 +338,65 @@ impl Phase {
             Phase::Mix => "mix",
             Phase::Purchases => "purchases",
             Phase::Reads => "reads",
+            Phase::ReadsNoWork => "reads from a server doing no work",
         }
     }
+}
+
+/// A server that answers the reads phase's requests with the council's own answers, captured
+/// just before, from memory: no database, no session check, no JSON to write. Reading from it
+/// with the same clients measures what this harness costs by itself on the same two cores
+/// (the HTTP client, parsing the answers, hyper on both ends), the most that the reads phase
+/// could show for any server.
+async fn spawn_no_work_server(
+    answers: HashMap<(String, String), Bytes>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let answers = Arc::new(answers);
+    let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+        let answers = answers.clone();
+        async move {
+            let token = headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default()
+                .to_string();
+            match answers.get(&(token, uri.path().to_string())) {
+                Some(body) => ([(CONTENT_TYPE, "application/json")], body.clone()).into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// Each client's two read answers (its permit list, its permit) as the council sends them.
+async fn capture_read_answers(
+    clients: &[Client],
+    council_url: &str,
+) -> Result<HashMap<(String, String), Bytes>, Box<dyn std::error::Error>> {
+    let mut answers = HashMap::new();
+    for client in clients {
+        for path in [
+            format!("{API_PREFIX}/permits"),
+            format!("{API_PREFIX}/permits/{}", client.permit_id),
+        ] {
+            let body = client
+                .http
+                .get(format!("{council_url}{path}"))
+                .bearer_auth(&client.token)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
+            answers.insert((client.token.clone(), path), body);
+        }
+    }
+    Ok(answers)
 }
 
 /// Runs every client for `seconds`; returns the clients (with their remaining buyers) and what
@@ -364,7 +435,7 @@ async fn run_phase(
                             break;
                         }
                     }
-                    Phase::Reads => {
+                    Phase::Reads | Phase::ReadsNoWork => {
                         if rand::thread_rng().gen_bool(0.5) {
                             client.list().await
                         } else {
@@ -627,6 +698,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         print_phase(db_name, phase, &tally, took);
         results.push((phase, tally, took));
     }
+    let answers = capture_read_answers(&clients, &server.url).await?;
+    let answer_bytes: usize = answers.values().map(Bytes::len).sum();
+    let no_work_api = CouncilClient::with_timeouts(
+        spawn_no_work_server(answers).await?,
+        Duration::from_secs(10),
+        Duration::from_secs(60),
+    )
+    .map_err(|e| format!("{e:?}"))?;
+    let council_api = std::mem::replace(&mut clients[0].api, no_work_api.clone());
+    for client in &mut clients {
+        client.api = no_work_api.clone();
+    }
+    let (back, tally, took) = run_phase(clients, Phase::ReadsNoWork, args.seconds).await;
+    clients = back;
+    for client in &mut clients {
+        client.api = council_api.clone();
+    }
+    print_phase(db_name, Phase::ReadsNoWork, &tally, took);
+    println!(
+        "(answers served: {} bytes on average)",
+        answer_bytes / (2 * clients.len().max(1))
+    );
+    results.push((Phase::ReadsNoWork, tally, took));
 
     let ceiling: Option<f64> = args
         .ceiling
@@ -703,6 +797,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     figure: format!("{purchases:.0} purchases/s"),
                     ratio,
                     met,
+                });
+            }
+            Phase::ReadsNoWork => {
+                let reads = tally.reads();
+                let reads_rate = reads.count() as f64 / took.as_secs_f64();
+                report.add(Row {
+                    area: "Council",
+                    measure: &format!(
+                        "Same {} clients, same reads, from a server doing no work (answers held in memory): the harness's own ceiling, p50 / p99 {} / {}",
+                        args.clients,
+                        ms(reads.p50()),
+                        ms(reads.p99())
+                    ),
+                    target: "(bounds the row above)",
+                    figure: format!("{reads_rate:.0} reads/s"),
+                    ratio: Some(format!("{:.2}× target", reads_rate / 20_000.0)),
+                    met: None,
                 });
             }
             Phase::Reads => {
