@@ -34,6 +34,12 @@ pub use error::Error;
 pub use mail::{send_expiry_reminders, MailConfig, Mailer, ReminderRun, SmtpConfig, SmtpTls};
 pub use store::Store;
 
+/// The allocator the council's server binary runs with (`#[global_allocator]` in `main.rs`);
+/// the council benchmarks declare the same one through this name, so what they measure
+/// allocates as the server does (docs/BENCHMARKS.md, fix 16).
+#[cfg(feature = "mimalloc")]
+pub type ServerAllocator = mimalloc::MiMalloc;
+
 /// What the council is configured with: its tariff and street list (data, not code).
 #[derive(Clone, Debug)]
 pub struct CouncilConfig {

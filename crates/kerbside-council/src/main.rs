@@ -2,7 +2,7 @@
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: kerbside_council::ServerAllocator = kerbside_council::ServerAllocator {};
 
 use clap::{Parser, Subcommand};
 use kerbside_api::clock::parse_clock_setting;

@@ -7,10 +7,10 @@
 //! nothing (each email once). Prints EXPLAIN QUERY PLAN of the job's query. With
 //! `--catch-up`, also times the worst case: a first run ever, with the whole 31-day window due.
 
-// The council server binary's allocator (kerbside-council's `mimalloc` feature), so the council
-// measured here allocates as the one a council runs.
+// The council server binary's allocator, so the council measured here allocates as the one a
+// council runs.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: kerbside_council::ServerAllocator = kerbside_council::ServerAllocator {};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use clap::Parser;
