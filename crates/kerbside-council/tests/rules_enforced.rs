@@ -128,6 +128,40 @@ async fn a_household_may_hold_only_one_annual_visitor_permit() {
     assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 1);
 }
 
+/// An unpaid permit holds the household's place only while its payment page is open (90
+/// minutes); once the page has closed the household may buy again at once, with no read in
+/// between to fail the old payment first. Postgres too: the count is one query on both.
+#[tokio::test]
+async fn an_unpaid_permit_holds_the_households_place_only_while_its_payment_page_is_open() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
+        let token = council.resident("unpaid@example.org").await;
+        let first = council
+            .client
+            .buy(&token, &visitor("AB12CDE"), "first")
+            .await
+            .unwrap();
+        assert_eq!(first.permit.status, PermitStatus::AwaitingPayment);
+
+        council.set_clock("2027-03-01T10:29:00Z");
+        let while_open = council
+            .client
+            .buy(&token, &visitor("XY34ZZZ"), "while-open")
+            .await
+            .unwrap_err();
+        assert_eq!(while_open.kind(), ErrorKind::Conflict, "{db:?}");
+
+        council.set_clock("2027-03-01T10:31:00Z");
+        let after = council
+            .client
+            .buy(&token, &visitor("XY34ZZZ"), "after")
+            .await
+            .unwrap();
+        assert_eq!(after.permit.status, PermitStatus::AwaitingPayment, "{db:?}");
+        assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 2);
+    }
+}
+
 #[tokio::test]
 async fn an_invalid_registration_is_refused_with_the_reason() {
     let council = start().await;

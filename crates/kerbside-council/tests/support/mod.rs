@@ -49,6 +49,7 @@ pub fn visitor(registration: &str) -> PermitRequest {
     }
 }
 
+#[derive(Clone, Copy, Debug)]
 pub enum Db {
     Sqlite,
     Postgres,
