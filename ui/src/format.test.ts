@@ -11,6 +11,7 @@ import {
   formatPrice,
   formatZone,
   parseDateParts,
+  ukOffsetMs,
   payButtonLabel,
 } from "./format";
 
@@ -125,5 +126,53 @@ describe("addDays", () => {
     expect(addDays("2026-12-31", 1)).toBe("2027-01-01");
     expect(addDays("2028-02-28", 1)).toBe("2028-02-29");
     expect(addDays("2027-03-28", -1)).toBe("2027-03-27");
+  });
+});
+
+describe("UK local time without Intl's time zone tables", () => {
+  const london = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Europe/London",
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  });
+  const viaIntl = (t: number) => {
+    const parts: Record<string, string> = {};
+    for (const p of london.formatToParts(new Date(t))) parts[p.type] = p.value;
+    const months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    return `${Number(parts.day)} ${months[Number(parts.month) - 1]} ${parts.year} at ${parts.hour}:${parts.minute}`;
+  };
+
+  it("agrees with Intl a minute either side of every change of the clocks, 1996 to 2099", () => {
+    for (let year = 1996; year <= 2099; year++) {
+      for (const month of [2, 9]) {
+        const lastDay = Date.UTC(year, month + 1, 0);
+        const change = lastDay - new Date(lastDay).getUTCDay() * 86_400_000 + 3_600_000;
+        for (const t of [change - 60_000, change - 1, change, change + 60_000]) {
+          expect(formatDateTime(new Date(t).toISOString())).toBe(viaIntl(t));
+        }
+      }
+    }
+  });
+
+  it("agrees with Intl at 20,000 random instants from 1996 to 2099", () => {
+    let seed = 20261127;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const from = Date.UTC(1996, 0, 1);
+    const to = Date.UTC(2100, 0, 1);
+    for (let i = 0; i < 20_000; i++) {
+      const t = Math.floor(from + next() * (to - from));
+      expect(formatDateTime(new Date(t).toISOString())).toBe(viaIntl(t));
+    }
+  });
+
+  it("is one hour in summer and none in winter", () => {
+    expect(ukOffsetMs(Date.parse("2027-03-28T00:59:59Z"))).toBe(0);
+    expect(ukOffsetMs(Date.parse("2027-03-28T01:00:00Z"))).toBe(3_600_000);
+    expect(ukOffsetMs(Date.parse("2027-10-31T00:59:59Z"))).toBe(3_600_000);
+    expect(ukOffsetMs(Date.parse("2027-10-31T01:00:00Z"))).toBe(0);
   });
 });

@@ -71,45 +71,33 @@ export function formatDate(isoDate: string): string {
   return `${day} ${MONTHS[month - 1]} ${m[1]}`;
 }
 
-const LONDON = (() => {
-  try {
-    return new Intl.DateTimeFormat("en-GB", {
-      timeZone: "Europe/London",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "2-digit",
-      minute: "2-digit",
-      hourCycle: "h23",
-    });
-  } catch {
-    return null;
-  }
-})();
+const MS_PER_HOUR = 60 * 60 * 1000;
+
+/** The instant (ms) of 01:00 UTC on the last Sunday of `month` (0-based) in `year`. */
+function lastSundayAtOneUtc(year: number, month: number): number {
+  const lastDay = Date.UTC(year, month + 1, 0);
+  return lastDay - new Date(lastDay).getUTCDay() * MS_PER_DAY + MS_PER_HOUR;
+}
+
+/**
+ * UK local time's offset from UTC at instant `t` (ms): one hour from 01:00 UTC on the last
+ * Sunday of March to 01:00 UTC on the last Sunday of October, otherwise none (the rule since
+ * 1996, as the app's Rust core has it). Computed rather than asked of `Intl` with a time
+ * zone: the first such `Intl.DateTimeFormat` loads the time zone tables, which cost the
+ * first screen (it shows "Last updated …") time before its first paint. Tested against `Intl`.
+ */
+export function ukOffsetMs(t: number): number {
+  const year = new Date(t).getUTCFullYear();
+  return t >= lastSundayAtOneUtc(year, 2) && t < lastSundayAtOneUtc(year, 9) ? MS_PER_HOUR : 0;
+}
 
 /** An instant as UK local time: "26 November 2026 at 14:05". */
 export function formatDateTime(instant: string): string {
   const t = Date.parse(instant);
   if (Number.isNaN(t)) throw new RangeError(`not a timestamp: ${instant}`);
-  const date = new Date(t);
-  let y: number, mo: number, d: number, hh: number, mm: number;
-  if (LONDON) {
-    const parts: Record<string, string> = {};
-    for (const p of LONDON.formatToParts(date)) parts[p.type] = p.value;
-    y = Number(parts.year);
-    mo = Number(parts.month);
-    d = Number(parts.day);
-    hh = Number(parts.hour) % 24;
-    mm = Number(parts.minute);
-  } else {
-    y = date.getUTCFullYear();
-    mo = date.getUTCMonth() + 1;
-    d = date.getUTCDate();
-    hh = date.getUTCHours();
-    mm = date.getUTCMinutes();
-  }
+  const local = new Date(t + ukOffsetMs(t));
   const pad = (n: number) => n.toString().padStart(2, "0");
-  return `${d} ${MONTHS[mo - 1]} ${y} at ${pad(hh)}:${pad(mm)}`;
+  return `${local.getUTCDate()} ${MONTHS[local.getUTCMonth()]} ${local.getUTCFullYear()} at ${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}`;
 }
 
 /** "12 Hazel Street, Leicester LE2 7JN"; a house name gets a comma: "Rose Cottage, Hazel Street, …". */
