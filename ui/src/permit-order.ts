@@ -25,8 +25,7 @@ export function sortCards(cards: readonly PermitCard[]): PermitCard[] {
     if (r !== 0) return r;
     const ea = a.permit.expires_on;
     const eb = b.permit.expires_on;
-    // Plain comparison, not localeCompare: registrations are A-Z and 0-9, and the first
-    // collator would load ICU's collation tables before the first screen is painted.
+    // Registrations are canonical (A-Z, 0-9, one space), so code-unit order is the order.
     if (ea === eb) return a.permit.registration < b.permit.registration ? -1 : a.permit.registration > b.permit.registration ? 1 : 0;
     const soonestFirst = ea < eb ? -1 : 1;
     return isCurrent(a) ? soonestFirst : -soonestFirst;
