@@ -6,13 +6,15 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
 use sqlx::{AnyPool, Executor};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -34,37 +36,288 @@ pub struct Store {
     /// sleeps 1 to 100 ms between tries, holding a pool connection, while the lock may already
     /// be free: ~990 sleeps a second in the load benchmark before fixes 13 and 15, none after
     /// (docs/BENCHMARKS.md). PostgreSQL locks rows, so its writers do not queue.
-    write_turns: Option<Arc<Mutex<()>>>,
+    ///
+    /// The writers in the queue also share commits (group commit, fix 17): see [`Batch`].
+    write_turns: Option<Arc<Turns>>,
+}
+
+/// The writers' queue (SQLite) and the batch its writers share.
+#[derive(Debug)]
+struct Turns {
+    batch: Arc<Mutex<Batch>>,
+    /// Writers queued for the turn right now (including those back to see their batch
+    /// committed): while there are any, a writer that has done its work leaves the commit to
+    /// the batch's last writer instead of paying for its own.
+    waiting: AtomicUsize,
+}
+
+/// SQLite's group commit. The connection that holds the turn keeps one transaction open across
+/// writers: each writer works inside a savepoint (rolled back alone if it fails or is dropped),
+/// then, when others are queued, hands the turn on and waits for the batch to be committed;
+/// the writer that finds no one queued behind it (or a full batch) commits for all, and every
+/// writer in the batch hears the outcome of that one `COMMIT` (one fsync) before it answers.
+/// Nothing is acknowledged before its commit is durable; a failed commit fails every writer in
+/// the batch. Before this, each writer paid its own `COMMIT` and the turn was busy ~40 % of its
+/// time waiting for fsyncs (docs/BENCHMARKS.md, fix 17).
+#[derive(Debug, Default)]
+struct Batch {
+    /// The connection with the open transaction, while a batch is open.
+    conn: Option<PoolConnection<sqlx::Any>>,
+    /// How writers whose work is in the open transaction hear how its commit went.
+    members: Vec<oneshot::Sender<Result<(), String>>>,
+    /// Whether `conn` is known to be inside the batch's transaction.
+    began: bool,
+    /// A writer was dropped inside its savepoint without a runtime to undo it at once.
+    undo_pending: bool,
+    /// Counts batches ended (committed or failed), so a writer can tell whether its own has.
+    generation: u64,
+}
+
+/// Writers in one batch at most: bounds the wait of the batch's first writer.
+const MAX_BATCH: usize = 128;
+const SAVEPOINT: &str = "kerbside_writer";
+
+impl Batch {
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        self.conn.as_deref_mut().expect("a writer's batch is open")
+    }
+
+    /// Begins a batch if none is open. A connection whose `BEGIN` was interrupted (its task
+    /// cancelled) is rolled back first, since whether it began is unknown.
+    async fn open(&mut self, pool: &AnyPool) -> Result<(), sqlx::Error> {
+        if self.began {
+            return Ok(());
+        }
+        if self.conn.is_none() {
+            self.conn = Some(pool.acquire().await?);
+        } else {
+            let _ = self.conn().execute("ROLLBACK").await;
+        }
+        self.conn().execute("BEGIN").await?;
+        self.began = true;
+        Ok(())
+    }
+
+    /// Undoes the savepoint of a writer that was dropped before it committed.
+    async fn undo_abandoned(&mut self) {
+        if !std::mem::take(&mut self.undo_pending) || !self.began {
+            return;
+        }
+        if let Err(e) = self.undo_savepoint().await {
+            self.fail(format!("undoing an abandoned write: {e}")).await;
+        }
+    }
+
+    async fn undo_savepoint(&mut self) -> Result<(), sqlx::Error> {
+        let conn = self.conn();
+        conn.execute(sqlx::raw_sql(&format!("ROLLBACK TO {SAVEPOINT}")))
+            .await?;
+        conn.execute(sqlx::raw_sql(&format!("RELEASE {SAVEPOINT}")))
+            .await?;
+        Ok(())
+    }
+
+    /// Joins the open transaction's batch; the receiver hears how its commit went.
+    fn join(&mut self) -> (oneshot::Receiver<Result<(), String>>, u64) {
+        let (tx, rx) = oneshot::channel();
+        self.members.push(tx);
+        (rx, self.generation)
+    }
+
+    /// Commits the open transaction for every writer in it (or fails them all).
+    async fn commit_all(&mut self) {
+        self.undo_abandoned().await;
+        if !self.began {
+            if !self.members.is_empty() {
+                self.fail("the batch's transaction was lost".into()).await;
+            }
+            return;
+        }
+        match self.conn().execute("COMMIT").await {
+            Ok(_) => {
+                self.began = false;
+                self.conn = None; // back to the pool
+                self.generation += 1;
+                for member in self.members.drain(..) {
+                    let _ = member.send(Ok(()));
+                }
+            }
+            Err(e) => self.fail(format!("committing: {e}")).await,
+        }
+    }
+
+    /// Ends the batch without committing: every writer in it gets `why` as its error.
+    async fn fail(&mut self, why: String) {
+        tracing::error!(%why, writers = self.members.len(), "a batch of SQLite writes failed");
+        self.generation += 1;
+        for member in self.members.drain(..) {
+            let _ = member.send(Err(why.clone()));
+        }
+        // Until the rollback is known to be done, the connection's state is unknown.
+        self.began = false;
+        if self.conn.is_some() {
+            match self.conn().execute("ROLLBACK").await {
+                Ok(_) => self.conn = None,
+                Err(_) => {
+                    // Never hand a connection in an unknown state to another writer.
+                    if let Some(mut conn) = self.conn.take() {
+                        conn.close_on_drop();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A write transaction ([`Store::begin_write`]): derefs to its connection like sqlx's
 /// `Transaction`, and holds the writer's turn until it commits, rolls back or is dropped.
+/// On SQLite it is a savepoint in the writers' shared batch ([`Batch`]).
 pub struct WriteTransaction {
-    // Declared first so it drops (rolling back if still open) before the turn is handed on.
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    inner: Writer,
+}
+
+enum Writer {
+    Postgres(sqlx::Transaction<'static, sqlx::Any>),
+    Done,
+    Sqlite {
+        /// `None` once committed or rolled back.
+        turn: Option<OwnedMutexGuard<Batch>>,
+        turns: Arc<Turns>,
+    },
 }
 
 impl WriteTransaction {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.inner {
+            Writer::Postgres(_) => match std::mem::replace(&mut self.inner, Writer::Done) {
+                Writer::Postgres(tx) => tx.commit().await,
+                _ => unreachable!(),
+            },
+            Writer::Sqlite { turn, turns } => {
+                let mut batch = turn.take().expect("an open writer");
+                let released = batch
+                    .conn()
+                    .execute(sqlx::raw_sql(&format!("RELEASE {SAVEPOINT}")))
+                    .await;
+                if let Err(e) = released {
+                    batch
+                        .fail(format!("ending a writer's savepoint: {e}"))
+                        .await;
+                    return Err(e);
+                }
+                let (outcome, generation) = batch.join();
+                settle(turns.clone(), batch, outcome, generation).await
+            }
+            Writer::Done => unreachable!(),
+        }
     }
 
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        match std::mem::replace(&mut self.inner, Writer::Done) {
+            Writer::Postgres(tx) => tx.rollback().await,
+            // Undone on a task of its own (as when dropped), which no cancellation can stop
+            // half way.
+            sqlite @ Writer::Sqlite { .. } => {
+                drop(WriteTransaction { inner: sqlite });
+                Ok(())
+            }
+            Writer::Done => Ok(()),
+        }
     }
+}
+
+impl Drop for WriteTransaction {
+    fn drop(&mut self) {
+        // sqlx's own transaction rolls itself back when dropped; a savepoint must be undone
+        // before anyone else writes, which needs a runtime: on a task that keeps the turn till
+        // then, or, without a runtime, by whoever takes the turn next.
+        if let Writer::Sqlite { turn, turns } = &mut self.inner {
+            if let Some(mut batch) = turn.take() {
+                batch.undo_pending = true;
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let turns = turns.clone();
+                    runtime.spawn(async move {
+                        batch.undo_abandoned().await;
+                        if turns.waiting.load(Ordering::SeqCst) == 0 {
+                            batch.commit_all().await;
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A writer that has joined the batch: hands the turn on when others are queued and comes back
+/// to commit if its batch is still open then; commits at once otherwise. On a task of its own,
+/// so a request cancelled while waiting cannot leave its batch open.
+async fn settle(
+    turns: Arc<Turns>,
+    batch: OwnedMutexGuard<Batch>,
+    outcome: oneshot::Receiver<Result<(), String>>,
+    generation: u64,
+) -> Result<(), sqlx::Error> {
+    let hand_on = turns.waiting.load(Ordering::SeqCst) > 0 && batch.members.len() < MAX_BATCH;
+    let committer = tokio::spawn(async move {
+        let mut batch = batch;
+        if hand_on {
+            drop(batch);
+            batch = take_turn(&turns).await;
+            if batch.generation != generation {
+                return; // a later writer committed it
+            }
+        }
+        batch.commit_all().await;
+    });
+    match outcome.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(sqlx::Error::Protocol(why)),
+        Err(_) => {
+            let _ = committer.await;
+            Err(sqlx::Error::Protocol(
+                "the batch ended without an outcome".into(),
+            ))
+        }
+    }
+}
+
+/// Queues for the writers' turn; undoes an abandoned writer's savepoint before anything else.
+async fn take_turn(turns: &Arc<Turns>) -> OwnedMutexGuard<Batch> {
+    struct Queued<'a>(&'a AtomicUsize);
+    impl Drop for Queued<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    turns.waiting.fetch_add(1, Ordering::SeqCst);
+    let queued = Queued(&turns.waiting);
+    let mut batch = turns.batch.clone().lock_owned().await;
+    drop(queued);
+    batch.undo_abandoned().await;
+    batch
 }
 
 impl Deref for WriteTransaction {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &sqlx::AnyConnection {
-        &self.tx
+        match &self.inner {
+            Writer::Postgres(tx) => tx,
+            Writer::Sqlite { turn, .. } => turn
+                .as_ref()
+                .and_then(|b| b.conn.as_deref())
+                .expect("an open writer"),
+            Writer::Done => unreachable!("a finished writer"),
+        }
     }
 }
 
 impl DerefMut for WriteTransaction {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        match &mut self.inner {
+            Writer::Postgres(tx) => tx,
+            Writer::Sqlite { turn, .. } => turn.as_mut().expect("an open writer").conn(),
+            Writer::Done => unreachable!("a finished writer"),
+        }
     }
 }
 
@@ -127,7 +380,12 @@ impl Store {
             pool,
             backend,
             sqlite_file,
-            write_turns: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            write_turns: (backend == Backend::Sqlite).then(|| {
+                Arc::new(Turns {
+                    batch: Arc::new(Mutex::new(Batch::default())),
+                    waiting: AtomicUsize::new(0),
+                })
+            }),
         })
     }
 
@@ -135,33 +393,65 @@ impl Store {
         &self.pool
     }
 
-    /// Waits for this writer's turn (SQLite; at once on PostgreSQL). Taken before a pool
-    /// connection, never while holding one: a writer waiting its turn with a connection in hand
-    /// could leave the writer whose turn it is without one.
-    async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
-        match &self.write_turns {
-            Some(turns) => Some(turns.clone().lock_owned().await),
-            None => None,
-        }
-    }
-
     /// Begins a transaction that writes, once it is this writer's turn (SQLite writers queue in
-    /// arrival order; see the `write_turns` field).
+    /// arrival order and share commits; see the `write_turns` field). The turn is taken before
+    /// a pool connection, never while holding one: a writer waiting its turn with a connection
+    /// in hand could leave the writer whose turn it is without one.
     pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
-        let turn = self.write_turn().await;
-        let tx = self.pool.begin().await?;
-        Ok(WriteTransaction { tx, _turn: turn })
+        let Some(turns) = &self.write_turns else {
+            return Ok(WriteTransaction {
+                inner: Writer::Postgres(self.pool.begin().await?),
+            });
+        };
+        let mut batch = take_turn(turns).await;
+        let began = async {
+            batch.open(&self.pool).await?;
+            batch
+                .conn()
+                .execute(sqlx::raw_sql(&format!("SAVEPOINT {SAVEPOINT}")))
+                .await
+        }
+        .await;
+        if let Err(e) = began {
+            batch.fail(format!("beginning a write: {e}")).await;
+            return Err(e);
+        }
+        Ok(WriteTransaction {
+            inner: Writer::Sqlite {
+                turn: Some(batch),
+                turns: turns.clone(),
+            },
+        })
     }
 
-    /// Runs one writing statement on its own (autocommit), once it is this writer's turn, like
-    /// a write transaction: outside the queue it would meet a queued transaction's lock in
-    /// SQLite's busy handler, which sleeps 1–100 ms (docs/BENCHMARKS.md, fix 15).
+    /// Runs one writing statement on its own, once it is this writer's turn, like a write
+    /// transaction: outside the queue it would meet a queued transaction's lock in SQLite's
+    /// busy handler, which sleeps 1–100 ms (docs/BENCHMARKS.md, fix 15). On SQLite it joins
+    /// the writers' batch (no savepoint: a statement that fails fails the whole batch, which
+    /// is rare enough to keep the common case at one statement).
     pub async fn execute_write<'q>(
         &self,
         statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
-        let _turn = self.write_turn().await;
-        statement.execute(&self.pool).await
+        let Some(turns) = &self.write_turns else {
+            return statement.execute(&self.pool).await;
+        };
+        let mut batch = take_turn(turns).await;
+        if let Err(e) = batch.open(&self.pool).await {
+            batch.fail(format!("beginning a write: {e}")).await;
+            return Err(e);
+        }
+        match statement.execute(batch.conn()).await {
+            Ok(done) => {
+                let (outcome, generation) = batch.join();
+                settle(turns.clone(), batch, outcome, generation).await?;
+                Ok(done)
+            }
+            Err(e) => {
+                batch.fail(format!("a single write failed: {e}")).await;
+                Err(e)
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -330,6 +620,168 @@ mod tests {
                 .unwrap();
         assert_eq!(count, 0);
         next.rollback().await.unwrap();
+    }
+
+    /// Batches ended so far (SQLite): commits, plus failures.
+    async fn batches_ended(store: &Store) -> u64 {
+        let turns = store.write_turns.as_ref().unwrap();
+        turns.batch.lock().await.generation
+    }
+
+    async fn turns_table(store: &Store) {
+        let mut create = store.begin_write().await.unwrap();
+        sqlx::query("CREATE TABLE turns (writer TEXT)")
+            .execute(&mut *create)
+            .await
+            .unwrap();
+        create.commit().await.unwrap();
+    }
+
+    /// Starts a writer that waits for its turn, writes `name`, then commits (or, when `keep`
+    /// is false, drops its transaction); returns once it is queued.
+    async fn queued_writer(
+        store: &Store,
+        name: &'static str,
+        keep: bool,
+    ) -> tokio::task::JoinHandle<Result<(), sqlx::Error>> {
+        let queued = store
+            .write_turns
+            .as_ref()
+            .unwrap()
+            .waiting
+            .load(Ordering::SeqCst);
+        let writer = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let mut tx = store.begin_write().await?;
+                sqlx::query("INSERT INTO turns (writer) VALUES ($1)")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                if keep {
+                    tx.commit().await
+                } else {
+                    drop(tx);
+                    Ok(())
+                }
+            }
+        });
+        while store
+            .write_turns
+            .as_ref()
+            .unwrap()
+            .waiting
+            .load(Ordering::SeqCst)
+            == queued
+        {
+            tokio::task::yield_now().await;
+        }
+        writer
+    }
+
+    #[tokio::test]
+    async fn writers_queued_together_share_one_commit_and_a_dropped_one_is_undone_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        turns_table(&store).await;
+        let before = batches_ended(&store).await;
+
+        let mut first = store.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO turns (writer) VALUES ('first')")
+            .execute(&mut *first)
+            .await
+            .unwrap();
+        let dropped = queued_writer(&store, "dropped", false).await;
+        let second = queued_writer(&store, "second", true).await;
+        let statement = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .execute_write(sqlx::query(
+                        "INSERT INTO turns (writer) VALUES ('statement')",
+                    ))
+                    .await
+                    .map(|_| ())
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // The first writer's commit is heard only once the batch is committed; no one sees
+        // its row before then.
+        let committing = tokio::spawn(first.commit());
+        let done = tokio::time::timeout(Duration::from_secs(5), async {
+            for writer in [dropped, second, statement, committing] {
+                writer.await.unwrap().unwrap();
+            }
+        });
+        done.await.expect("every writer hears its outcome");
+        assert_eq!(
+            writers_in_order(&store).await,
+            ["first", "second", "statement"]
+        );
+        assert_eq!(
+            batches_ended(&store).await - before,
+            1,
+            "four writers, one commit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_writer_whose_request_is_cancelled_after_it_commits_is_still_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        turns_table(&store).await;
+        let mut first = store.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO turns (writer) VALUES ('cancelled')")
+            .execute(&mut *first)
+            .await
+            .unwrap();
+        let next = queued_writer(&store, "next", true).await;
+        // Cancelled while it waits for the batch: the batch is committed all the same.
+        let commit = first.commit();
+        let _ = tokio::time::timeout(Duration::from_millis(50), commit).await;
+        tokio::time::timeout(Duration::from_secs(5), next)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(writers_in_order(&store).await, ["cancelled", "next"]);
+    }
+
+    #[tokio::test]
+    async fn what_a_writer_acknowledged_is_on_disk_for_a_new_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        turns_table(&store).await;
+        let before = batches_ended(&store).await;
+        let writers: Vec<_> = (0..32)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut tx = store.begin_write().await?;
+                    sqlx::query("INSERT INTO turns (writer) VALUES ($1)")
+                        .bind(format!("w{n}"))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap().unwrap();
+        }
+        // Another connection (another process would do the same) sees every acknowledged row:
+        // nothing acknowledged was left in an open batch.
+        let other = sqlite_store(&dir).await;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM turns")
+            .fetch_one(other.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 32);
+        assert!(
+            batches_ended(&store).await - before < 32,
+            "some writers shared a commit"
+        );
     }
 
     #[tokio::test]
