@@ -427,8 +427,8 @@ impl Store {
     /// Runs one writing statement on its own, once it is this writer's turn, like a write
     /// transaction: outside the queue it would meet a queued transaction's lock in SQLite's
     /// busy handler, which sleeps 1–100 ms (docs/BENCHMARKS.md, fix 15). On SQLite it joins
-    /// the writers' batch (no savepoint: a statement that fails fails the whole batch, which
-    /// is rare enough to keep the common case at one statement).
+    /// the writers' batch without a savepoint (one statement, not three): a constraint
+    /// violation undoes only the statement; any other failure fails the whole batch.
     pub async fn execute_write<'q>(
         &self,
         statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -447,6 +447,9 @@ impl Store {
                 settle(turns.clone(), batch, outcome, generation).await?;
                 Ok(done)
             }
+            // A constraint (an email already registered, say) undoes just the statement in
+            // SQLite, so the batch goes on; any other error may have ended the transaction.
+            Err(e) if is_constraint_violation(&e) => Err(e),
             Err(e) => {
                 batch.fail(format!("a single write failed: {e}")).await;
                 Err(e)
@@ -524,6 +527,18 @@ pub fn new_id() -> String {
 }
 
 /// True when a write failed on a UNIQUE constraint (on either backend).
+/// A unique, foreign key, not-null or check constraint refused the statement (SQLite then
+/// undoes the statement alone; the transaction goes on).
+fn is_constraint_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            !matches!(db.kind(), sqlx::error::ErrorKind::Other)
+                || db.message().contains("constraint failed")
+        }
+        _ => false,
+    }
+}
+
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
@@ -724,6 +739,46 @@ mod tests {
             1,
             "four writers, one commit"
         );
+    }
+
+    #[tokio::test]
+    async fn a_statement_refused_by_a_constraint_leaves_the_rest_of_its_batch_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        let mut create = store.begin_write().await.unwrap();
+        sqlx::query("CREATE TABLE turns (writer TEXT UNIQUE)")
+            .execute(&mut *create)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO turns (writer) VALUES ('taken')")
+            .execute(&mut *create)
+            .await
+            .unwrap();
+        // The refused statement and the next writer queue behind this one: one batch.
+        let refused = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .execute_write(sqlx::query("INSERT INTO turns (writer) VALUES ('taken')"))
+                    .await
+            }
+        });
+        while store
+            .write_turns
+            .as_ref()
+            .unwrap()
+            .waiting
+            .load(Ordering::SeqCst)
+            == 0
+        {
+            tokio::task::yield_now().await;
+        }
+        let next = queued_writer(&store, "next", true).await;
+        create.commit().await.unwrap();
+        let refused = refused.await.unwrap().unwrap_err();
+        assert!(is_unique_violation(&refused), "{refused}");
+        next.await.unwrap().expect("the batch went on");
+        assert_eq!(writers_in_order(&store).await, ["taken", "next"]);
     }
 
     #[tokio::test]
