@@ -637,6 +637,15 @@ mod tests {
         next.rollback().await.unwrap();
     }
 
+    /// One writing statement through `execute_write`, on a task of its own.
+    fn spawn_statement(
+        store: &Store,
+        sql: &'static str,
+    ) -> tokio::task::JoinHandle<Result<sqlx::any::AnyQueryResult, sqlx::Error>> {
+        let store = store.clone();
+        tokio::spawn(async move { store.execute_write(sqlx::query(sql)).await })
+    }
+
     /// Batches ended so far (SQLite): commits, plus failures.
     async fn batches_ended(store: &Store) -> u64 {
         let turns = store.write_turns.as_ref().unwrap();
@@ -708,26 +717,17 @@ mod tests {
             .unwrap();
         let dropped = queued_writer(&store, "dropped", false).await;
         let second = queued_writer(&store, "second", true).await;
-        let statement = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .execute_write(sqlx::query(
-                        "INSERT INTO turns (writer) VALUES ('statement')",
-                    ))
-                    .await
-                    .map(|_| ())
-            }
-        });
+        let statement = spawn_statement(&store, "INSERT INTO turns (writer) VALUES ('statement')");
         tokio::time::sleep(Duration::from_millis(100)).await;
 
         // The first writer's commit is heard only once the batch is committed; no one sees
         // its row before then.
         let committing = tokio::spawn(first.commit());
         let done = tokio::time::timeout(Duration::from_secs(5), async {
-            for writer in [dropped, second, statement, committing] {
+            for writer in [dropped, second, committing] {
                 writer.await.unwrap().unwrap();
             }
+            statement.await.unwrap().unwrap();
         });
         done.await.expect("every writer hears its outcome");
         assert_eq!(
@@ -755,14 +755,7 @@ mod tests {
             .await
             .unwrap();
         // The refused statement and the next writer queue behind this one: one batch.
-        let refused = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .execute_write(sqlx::query("INSERT INTO turns (writer) VALUES ('taken')"))
-                    .await
-            }
-        });
+        let refused = spawn_statement(&store, "INSERT INTO turns (writer) VALUES ('taken')");
         while store
             .write_turns
             .as_ref()
@@ -853,16 +846,7 @@ mod tests {
             .await
             .unwrap();
 
-        let statement = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .execute_write(sqlx::query(
-                        "INSERT INTO turns (writer) VALUES ('statement')",
-                    ))
-                    .await
-            }
-        });
+        let statement = spawn_statement(&store, "INSERT INTO turns (writer) VALUES ('statement')");
         // Outside the queue the statement would take a connection and sit in SQLite's busy
         // handler (sleeping 1–100 ms at a time) until the transaction ends. In the queue it has
         // not taken a connection yet: only the transaction's is in use.
