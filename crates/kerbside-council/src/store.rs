@@ -661,6 +661,25 @@ mod tests {
         create.commit().await.unwrap();
     }
 
+    /// A store with an empty `turns` table, and the folder it lives in.
+    async fn store_with_turns() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        turns_table(&store).await;
+        (dir, store)
+    }
+
+    /// A writer holding the turn, having written `name`.
+    async fn writer_that_wrote(store: &Store, name: &str) -> WriteTransaction {
+        let mut tx = store.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO turns (writer) VALUES ($1)")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    }
+
     /// Starts a writer that waits for its turn, writes `name`, then commits (or, when `keep`
     /// is false, drops its transaction); returns once it is queued.
     async fn queued_writer(
@@ -705,16 +724,10 @@ mod tests {
 
     #[tokio::test]
     async fn writers_queued_together_share_one_commit_and_a_dropped_one_is_undone_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(&dir).await;
-        turns_table(&store).await;
+        let (_dir, store) = store_with_turns().await;
         let before = batches_ended(&store).await;
 
-        let mut first = store.begin_write().await.unwrap();
-        sqlx::query("INSERT INTO turns (writer) VALUES ('first')")
-            .execute(&mut *first)
-            .await
-            .unwrap();
+        let first = writer_that_wrote(&store, "first").await;
         let dropped = queued_writer(&store, "dropped", false).await;
         let second = queued_writer(&store, "second", true).await;
         let statement = spawn_statement(&store, "INSERT INTO turns (writer) VALUES ('statement')");
@@ -776,14 +789,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_writer_whose_request_is_cancelled_after_it_commits_is_still_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(&dir).await;
-        turns_table(&store).await;
-        let mut first = store.begin_write().await.unwrap();
-        sqlx::query("INSERT INTO turns (writer) VALUES ('cancelled')")
-            .execute(&mut *first)
-            .await
-            .unwrap();
+        let (_dir, store) = store_with_turns().await;
+        let first = writer_that_wrote(&store, "cancelled").await;
         let next = queued_writer(&store, "next", true).await;
         // Cancelled while it waits for the batch: the batch is committed all the same.
         let commit = first.commit();
@@ -798,9 +805,7 @@ mod tests {
 
     #[tokio::test]
     async fn what_a_writer_acknowledged_is_on_disk_for_a_new_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(&dir).await;
-        turns_table(&store).await;
+        let (dir, store) = store_with_turns().await;
         let before = batches_ended(&store).await;
         let writers: Vec<_> = (0..32)
             .map(|n| {
