@@ -680,6 +680,23 @@ mod tests {
         tx
     }
 
+    /// Writers queued for the turn now.
+    fn queued(store: &Store) -> usize {
+        store
+            .write_turns
+            .as_ref()
+            .unwrap()
+            .waiting
+            .load(Ordering::SeqCst)
+    }
+
+    /// Returns once more than `before` writers are queued.
+    async fn until_queued(store: &Store, before: usize) {
+        while queued(store) == before {
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Starts a writer that waits for its turn, writes `name`, then commits (or, when `keep`
     /// is false, drops its transaction); returns once it is queued.
     async fn queued_writer(
@@ -687,12 +704,7 @@ mod tests {
         name: &'static str,
         keep: bool,
     ) -> tokio::task::JoinHandle<Result<(), sqlx::Error>> {
-        let queued = store
-            .write_turns
-            .as_ref()
-            .unwrap()
-            .waiting
-            .load(Ordering::SeqCst);
+        let before = queued(store);
         let writer = tokio::spawn({
             let store = store.clone();
             async move {
@@ -709,16 +721,7 @@ mod tests {
                 }
             }
         });
-        while store
-            .write_turns
-            .as_ref()
-            .unwrap()
-            .waiting
-            .load(Ordering::SeqCst)
-            == queued
-        {
-            tokio::task::yield_now().await;
-        }
+        until_queued(store, before).await;
         writer
     }
 
@@ -769,16 +772,7 @@ mod tests {
             .unwrap();
         // The refused statement and the next writer queue behind this one: one batch.
         let refused = spawn_statement(&store, "INSERT INTO turns (writer) VALUES ('taken')");
-        while store
-            .write_turns
-            .as_ref()
-            .unwrap()
-            .waiting
-            .load(Ordering::SeqCst)
-            == 0
-        {
-            tokio::task::yield_now().await;
-        }
+        until_queued(&store, 0).await;
         let next = queued_writer(&store, "next", true).await;
         create.commit().await.unwrap();
         let refused = refused.await.unwrap().unwrap_err();
