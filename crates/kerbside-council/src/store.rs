@@ -57,8 +57,8 @@ struct Turns {
 /// the writer that finds no one queued behind it (or a full batch) commits for all, and every
 /// writer in the batch hears the outcome of that one `COMMIT` (one fsync) before it answers.
 /// Nothing is acknowledged before its commit is durable; a failed commit fails every writer in
-/// the batch. Before this, each writer paid its own `COMMIT` and the turn was busy ~40 % of its
-/// time waiting for fsyncs (docs/BENCHMARKS.md, fix 17).
+/// the batch. Before this, each writer paid its own `COMMIT`, and about half of the turn's
+/// time went on fsyncs (docs/BENCHMARKS.md, fix 17).
 #[derive(Debug, Default)]
 struct Batch {
     /// The connection with the open transaction, while a batch is open.
