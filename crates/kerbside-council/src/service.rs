@@ -190,6 +190,12 @@ pub fn parse_address(input: &PostalAddress) -> Result<Address> {
                 "The {name} of your address must be 100 characters or fewer."
             )));
         }
+        if trimmed.chars().any(char::is_control) {
+            return Err(Error::Validation(format!(
+                "The {name} of your address contains a tab, line break or other control \
+                 character. Type it on one line with letters, numbers and spaces only."
+            )));
+        }
         Ok(trimmed.to_string())
     };
     Ok(Address {
@@ -231,6 +237,13 @@ fn check_name(name: &str) -> Result<String> {
     if name.chars().count() > 100 {
         return Err(Error::Validation(
             "Your name must be 100 characters or fewer.".into(),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::Validation(
+            "Your name contains a tab, line break or other control character. Type it on one \
+             line."
+                .into(),
         ));
     }
     Ok(name.to_string())

@@ -141,6 +141,70 @@ async fn text_with_a_nul_character_is_refused_with_a_reason(db: Db) {
     }
 }
 
+/// Control characters (tabs, line breaks, escapes) would be printed on permits and letters;
+/// they are refused with a reason wherever a name or an address is typed, and nothing is kept.
+#[tokio::test]
+async fn names_and_addresses_with_control_characters_are_refused_with_a_reason() {
+    let council = start(Db::Sqlite).await;
+    let response = council
+        .http
+        .post(council.url("/api/v1/accounts"))
+        .json(&registration_with_name("Sam\tPatel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let error: ApiError = response.json().await.unwrap();
+    assert!(
+        error.message.starts_with("Your name contains a tab"),
+        "{}",
+        error.message
+    );
+
+    let mut registration = registration_with_name("Sam Patel");
+    registration["address"]["street"] = json!("Hazel\nStreet");
+    let response = council
+        .http
+        .post(council.url("/api/v1/accounts"))
+        .json(&registration)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let error: ApiError = response.json().await.unwrap();
+    assert!(
+        error
+            .message
+            .starts_with("The street of your address contains a tab, line break"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        council
+            .count("SELECT COUNT(*) FROM accounts WHERE email = 'nul@example.org'")
+            .await,
+        0
+    );
+
+    let alice = council.resident("alice@example.org").await;
+    let response = council
+        .http
+        .post(council.url("/api/v1/address-changes"))
+        .bearer_auth(&alice)
+        .json(&json!({
+            "address": {"line1": "3", "street": "Oak Road", "town": "\u{2}Leicester", "postcode": "LE2 7JN"},
+            "document": "council_tax_bill"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        council.count("SELECT COUNT(*) FROM address_changes").await,
+        0
+    );
+}
+
 #[tokio::test]
 async fn text_with_a_nul_character_is_refused_with_a_reason_on_sqlite() {
     text_with_a_nul_character_is_refused_with_a_reason(Db::Sqlite).await;
