@@ -67,7 +67,8 @@ struct Batch {
     members: Vec<oneshot::Sender<Result<(), String>>>,
     /// Whether `conn` is known to be inside the batch's transaction.
     began: bool,
-    /// A writer was dropped inside its savepoint without a runtime to undo it at once.
+    /// A dropped writer's savepoint is still to be undone (by the task its drop spawned, or,
+    /// without a runtime, by whoever takes the turn next).
     undo_pending: bool,
     /// Counts batches ended (committed or failed), so a writer can tell whether its own has.
     generation: u64,
