@@ -24,6 +24,17 @@ fn registration_with_name(name: &str) -> serde_json::Value {
     })
 }
 
+/// Posts `body` to the sign-up endpoint, as the app's registration form does.
+async fn sign_up(council: &TestCouncil, body: &serde_json::Value) -> reqwest::Response {
+    council
+        .http
+        .post(council.url("/api/v1/accounts"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Asks for a quote for `body` as `token`, sending `key` as the Idempotency-Key.
 async fn quote_with_key(
     council: &TestCouncil,
@@ -64,13 +75,7 @@ async fn text_with_a_nul_character_is_refused_with_a_reason(db: Db) {
     let alice = council.resident("alice@example.org").await;
 
     // Sign-up: the name has a NUL in it.
-    let response = council
-        .http
-        .post(council.url("/api/v1/accounts"))
-        .json(&registration_with_name("Sam\u{0}Patel"))
-        .send()
-        .await
-        .unwrap();
+    let response = sign_up(&council, &registration_with_name("Sam\u{0}Patel")).await;
     assert_eq!(response.status(), 422);
     let error: ApiError = response.json().await.unwrap();
     assert_eq!(
@@ -95,13 +100,7 @@ async fn text_with_a_nul_character_is_refused_with_a_reason(db: Db) {
     assert_eq!(response.status(), 422);
 
     // A backslash followed by "u0000" is ordinary text, and the same name without the NUL works.
-    let response = council
-        .http
-        .post(council.url("/api/v1/accounts"))
-        .json(&registration_with_name("Sam \\u0000 Patel"))
-        .send()
-        .await
-        .unwrap();
+    let response = sign_up(&council, &registration_with_name("Sam \\u0000 Patel")).await;
     assert_eq!(response.status(), 201);
 
     // An officer's rejection reason, and an id in the path.
@@ -146,13 +145,7 @@ async fn text_with_a_nul_character_is_refused_with_a_reason(db: Db) {
 #[tokio::test]
 async fn names_and_addresses_with_control_characters_are_refused_with_a_reason() {
     let council = start(Db::Sqlite).await;
-    let response = council
-        .http
-        .post(council.url("/api/v1/accounts"))
-        .json(&registration_with_name("Sam\tPatel"))
-        .send()
-        .await
-        .unwrap();
+    let response = sign_up(&council, &registration_with_name("Sam\tPatel")).await;
     assert_eq!(response.status(), 422);
     let error: ApiError = response.json().await.unwrap();
     assert!(
@@ -163,13 +156,7 @@ async fn names_and_addresses_with_control_characters_are_refused_with_a_reason()
 
     let mut registration = registration_with_name("Sam Patel");
     registration["address"]["street"] = json!("Hazel\nStreet");
-    let response = council
-        .http
-        .post(council.url("/api/v1/accounts"))
-        .json(&registration)
-        .send()
-        .await
-        .unwrap();
+    let response = sign_up(&council, &registration).await;
     assert_eq!(response.status(), 422);
     let error: ApiError = response.json().await.unwrap();
     assert!(
