@@ -193,7 +193,7 @@ pub fn parse_address(input: &PostalAddress) -> Result<Address> {
         if trimmed.chars().any(char::is_control) {
             return Err(Error::Validation(format!(
                 "The {name} of your address contains a tab, line break or other control \
-                 character. Type it on one line with letters, numbers and spaces only."
+                 character. Type it on one line."
             )));
         }
         Ok(trimmed.to_string())
