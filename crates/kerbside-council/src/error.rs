@@ -32,6 +32,9 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the store's own SQLite reading connections (`store::SqliteReads`).
+    #[error("database error: {0}")]
+    SqliteRead(#[from] rusqlite::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -56,12 +59,12 @@ impl Error {
             Error::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorKind::Validation)
             }
-            Error::Database(_) | Error::Internal(_) => {
+            Error::Database(_) | Error::SqliteRead(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal)
             }
         };
         let message = match self {
-            Error::Database(_) | Error::Internal(_) => {
+            Error::Database(_) | Error::SqliteRead(_) | Error::Internal(_) => {
                 "Something went wrong at the council's end, and nothing was changed. Try again in a few minutes.".to_string()
             }
             other => other.to_string(),

@@ -16,6 +16,7 @@ use kerbside_rules::{
 };
 use rand::Rng;
 use sqlx::{AnyConnection, FromRow};
+use std::sync::LazyLock;
 
 /// How long a hosted payment page stays payable.
 pub const PAYMENT_MINUTES: i64 = 90;
@@ -510,18 +511,26 @@ struct SessionRow {
     account: AccountRow,
 }
 
+const SESSION_SELECT: &str =
+    "SELECT s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, \
+     a.id, a.email, a.password_hash, a.name, a.address_line1, a.address_street, \
+     a.address_town, a.address_postcode, a.household_key, a.date_of_birth, \
+     a.reminder_email, a.role \
+     FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1";
+
 pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<AccountRow> {
     let (now, _) = today(state);
-    let session = sqlx::query_as::<_, SessionRow>(
-        "SELECT s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, \
-         a.id, a.email, a.password_hash, a.name, a.address_line1, a.address_street, \
-         a.address_town, a.address_postcode, a.household_key, a.date_of_birth, \
-         a.reminder_email, a.role \
-         FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(state.store.pool())
-    .await?;
+    let session = match state.store.sqlite_reads() {
+        Some(reads) => reads
+            .read(|conn| sqlite_rows::<SessionRow>(conn, SESSION_SELECT, &[("$1", &token_hash)]))?
+            .pop(),
+        None => {
+            sqlx::query_as::<_, SessionRow>(SESSION_SELECT)
+                .bind(token_hash)
+                .fetch_optional(state.store.pool())
+                .await?
+        }
+    };
     match session {
         None => Err(Error::Unauthorised(
             "You are not signed in, or your session has ended. Sign in again.".into(),
@@ -585,35 +594,53 @@ pub async fn update_profile(
 
 // ---------------------------------------------------------------- permits
 
+static PERMITS_OF_ACCOUNT: LazyLock<String> = LazyLock::new(|| {
+    format!("{PERMIT_SELECT} WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC")
+});
+const EVENTS_OF_ACCOUNT: &str = "SELECT e.permit_id, e.at, e.kind, e.detail FROM permit_events e \
+    JOIN permits p ON p.id = e.permit_id WHERE p.account_id = $1 ORDER BY e.at, e.id";
+static PERMIT_OF_ACCOUNT: LazyLock<String> =
+    LazyLock::new(|| format!("{PERMIT_SELECT} WHERE p.id = $1 AND p.account_id = $2"));
+const EVENTS_OF_PERMIT: &str =
+    "SELECT permit_id, at, kind, detail FROM permit_events WHERE permit_id = $1 ORDER BY at, id";
+
+/// The account's permits, newest first, with their history. A permit whose payment page has
+/// closed is shown failed, never "awaiting payment".
 pub async fn permits_for(
     state: &AppState,
     account_id: &str,
 ) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
-    async fn list(conn: &mut AnyConnection, account_id: &str) -> Result<Vec<PermitRow>> {
-        Ok(sqlx::query_as::<_, PermitRow>(&format!(
-            "{PERMIT_SELECT} WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC"
-        ))
-        .bind(account_id)
-        .fetch_all(conn)
-        .await?)
+    let now = today(state).0;
+    let (permits, events) = permits_and_events(state, account_id).await?;
+    if permits.iter().any(|p| p.payment_overdue(now)) {
+        fail_expired_payments_in_turn(state, now).await?;
+        return permits_and_events(state, account_id).await;
+    }
+    Ok((permits, events))
+}
+
+async fn permits_and_events(
+    state: &AppState,
+    account_id: &str,
+) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
+    if let Some(reads) = state.store.sqlite_reads() {
+        return Ok(reads.read(|conn| {
+            let by_account: &[(&str, &dyn rusqlite::ToSql)] = &[("$1", &account_id)];
+            Ok((
+                sqlite_rows(conn, &PERMITS_OF_ACCOUNT, by_account)?,
+                sqlite_rows(conn, EVENTS_OF_ACCOUNT, by_account)?,
+            ))
+        })?);
     }
     let mut conn = state.store.pool().acquire().await?;
-    let now = today(state).0;
-    let mut permits = list(&mut conn, account_id).await?;
-    if permits.iter().any(|p| p.payment_overdue(now)) {
-        // Not while holding a connection: the writer's turn is taken before one.
-        drop(conn);
-        fail_expired_payments_in_turn(state, now).await?;
-        conn = state.store.pool().acquire().await?;
-        permits = list(&mut conn, account_id).await?;
-    }
-    let events = sqlx::query_as::<_, EventRow>(
-        "SELECT e.permit_id, e.at, e.kind, e.detail FROM permit_events e \
-         JOIN permits p ON p.id = e.permit_id WHERE p.account_id = $1 ORDER BY e.at, e.id",
-    )
-    .bind(account_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let permits = sqlx::query_as::<_, PermitRow>(&PERMITS_OF_ACCOUNT)
+        .bind(account_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let events = sqlx::query_as::<_, EventRow>(EVENTS_OF_ACCOUNT)
+        .bind(account_id)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok((permits, events))
 }
 
@@ -631,22 +658,127 @@ pub async fn permit_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> 
 }
 
 pub async fn permit_view(state: &AppState, account_id: &str, id: &str) -> Result<Permit> {
-    let mut conn = state.store.pool().acquire().await?;
     let now = today(state).0;
-    let mut row = permit_of(&mut conn, account_id, id).await?;
+    let (mut row, mut events) = permit_and_events(state, account_id, id).await?;
     if row.payment_overdue(now) {
-        drop(conn);
         fail_expired_payments_in_turn(state, now).await?;
-        conn = state.store.pool().acquire().await?;
-        row = permit_of(&mut conn, account_id, id).await?;
+        (row, events) = permit_and_events(state, account_id, id).await?;
     }
-    let events = sqlx::query_as::<_, EventRow>(
-        "SELECT permit_id, at, kind, detail FROM permit_events WHERE permit_id = $1 ORDER BY at, id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
     views::permit(state, &row, &events)
+}
+
+async fn permit_and_events(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+) -> Result<(PermitRow, Vec<EventRow>)> {
+    if let Some(reads) = state.store.sqlite_reads() {
+        let (row, events) = reads.read(|conn| {
+            let row = sqlite_rows::<PermitRow>(
+                conn,
+                &PERMIT_OF_ACCOUNT,
+                &[("$1", &id), ("$2", &account_id)],
+            )?
+            .pop();
+            let events = match row {
+                Some(_) => sqlite_rows(conn, EVENTS_OF_PERMIT, &[("$1", &id)])?,
+                None => Vec::new(),
+            };
+            Ok((row, events))
+        })?;
+        return Ok((row.ok_or_else(Error::permit_not_found)?, events));
+    }
+    let mut conn = state.store.pool().acquire().await?;
+    let row = permit_of(&mut conn, account_id, id).await?;
+    let events = sqlx::query_as::<_, EventRow>(EVENTS_OF_PERMIT)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok((row, events))
+}
+
+/// Rows read through the store's [`crate::store::SqliteReads`], by column name as sqlx's
+/// `FromRow` reads the same rows from the pool.
+trait FromSqliteRow: Sized {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self>;
+}
+
+fn sqlite_rows<T: FromSqliteRow>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+) -> rusqlite::Result<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, T::from_sqlite)?;
+    rows.collect()
+}
+
+impl FromSqliteRow for AccountRow {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(AccountRow {
+            id: row.get("id")?,
+            email: row.get("email")?,
+            password_hash: row.get("password_hash")?,
+            name: row.get("name")?,
+            address_line1: row.get("address_line1")?,
+            address_street: row.get("address_street")?,
+            address_town: row.get("address_town")?,
+            address_postcode: row.get("address_postcode")?,
+            household_key: row.get("household_key")?,
+            date_of_birth: row.get("date_of_birth")?,
+            reminder_email: row.get("reminder_email")?,
+            role: row.get("role")?,
+        })
+    }
+}
+
+impl FromSqliteRow for SessionRow {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(SessionRow {
+            session_expires_at: row.get("session_expires_at")?,
+            session_revoked_at: row.get("session_revoked_at")?,
+            account: AccountRow::from_sqlite(row)?,
+        })
+    }
+}
+
+impl FromSqliteRow for PermitRow {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(PermitRow {
+            id: row.get("id")?,
+            reference: row.get("reference")?,
+            permit_type: row.get("permit_type")?,
+            registration: row.get("registration")?,
+            address_line1: row.get("address_line1")?,
+            address_street: row.get("address_street")?,
+            address_town: row.get("address_town")?,
+            address_postcode: row.get("address_postcode")?,
+            zone_code: row.get("zone_code")?,
+            zone_name: row.get("zone_name")?,
+            starts_on: row.get("starts_on")?,
+            expires_on: row.get("expires_on")?,
+            state: row.get("state")?,
+            price_pence: row.get("price_pence")?,
+            renewal_of: row.get("renewal_of")?,
+            carer_evidence: row.get("carer_evidence")?,
+            refund_pence: row.get("refund_pence")?,
+            renewed_by: row.get("renewed_by")?,
+            open_payment_id: row.get("open_payment_id")?,
+            open_payment_token: row.get("open_payment_token")?,
+            open_payment_expires_at: row.get("open_payment_expires_at")?,
+        })
+    }
+}
+
+impl FromSqliteRow for EventRow {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(EventRow {
+            permit_id: row.get("permit_id")?,
+            at: row.get("at")?,
+            kind: row.get("kind")?,
+            detail: row.get("detail")?,
+        })
+    }
 }
 
 struct PreparedPurchase {
@@ -1449,5 +1581,142 @@ mod tests {
         assert_eq!(payment.status, "failed");
         let permit = client.permit(&token, &purchase.permit.id).await.unwrap();
         assert_eq!(permit.status, kerbside_rules::PermitStatus::PaymentFailed);
+    }
+
+    /// The hottest reads go through SQLite connections of their own (`store::SqliteReads`),
+    /// everything else through sqlx's pool; both must read the same rows. The permits here
+    /// fill every column the two read by name: a renewal (renewal_of, renewed_by), a cancelled
+    /// permit (refund), and, in a second household, one still awaiting its payment (the open
+    /// payment's three columns).
+    #[tokio::test]
+    async fn the_reading_connections_and_the_pool_read_the_same_sessions_and_permits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("council.db").display()
+        ))
+        .await
+        .unwrap();
+        assert!(store.sqlite_reads().is_some(), "a SQLite file has readers");
+        let clock = Arc::new(FixedClock::new(at("2027-03-01T09:00:00Z")));
+        let server = crate::spawn(
+            "127.0.0.1:0".parse().unwrap(),
+            store,
+            clock.clone(),
+            crate::CouncilConfig::leicester_demo(),
+            None,
+        )
+        .await
+        .unwrap();
+        let state = &server.state;
+        let client = CouncilClient::new(&server.url).unwrap();
+        let password = "a long enough password";
+        let sign_in = |email: &str| {
+            let request = SignInRequest {
+                email: email.into(),
+                password: password.into(),
+            };
+            let client = client.clone();
+            async move { client.sign_in(&request).await.unwrap().token }
+        };
+        for (email, line1) in [("both@example.org", "14"), ("unpaid@example.org", "16")] {
+            let register = RegisterRequest {
+                email: email.into(),
+                password: password.into(),
+                name: "Both Ways".into(),
+                address: PostalAddress {
+                    line1: line1.into(),
+                    street: "Hazel Street".into(),
+                    town: "Leicester".into(),
+                    postcode: "LE2 7JN".into(),
+                },
+                date_of_birth: Some(NaiveDate::from_ymd_opt(1950, 1, 1).unwrap()),
+                reminder_email: Some(email.into()),
+            };
+            client.register(&register, email).await.unwrap();
+        }
+        let approved = || CardOutcome::Approved {
+            last4: "4242".into(),
+        };
+        let request = |permit_type, registration: &str| PermitRequest {
+            permit_type,
+            registration: registration.into(),
+            carer_evidence: None,
+            return_url: None,
+        };
+
+        let token = sign_in("both@example.org").await;
+        let visitor = request(PermitType::AnnualVisitor, "AB12CDE");
+        let first = client.buy(&token, &visitor, "buy-1").await.unwrap();
+        complete_payment(state, &first.payment.unwrap().id, approved())
+            .await
+            .unwrap();
+        let pension_age = request(PermitType::OverStatePensionAge, "CD34EFG");
+        let second = client.buy(&token, &pension_age, "buy-2").await.unwrap();
+        let no_refund_expected = kerbside_api::types::CancellationRequest {
+            expected_refund_pence: None,
+        };
+        client
+            .cancel(&token, &second.permit.id, &no_refund_expected, "cancel-2")
+            .await
+            .unwrap();
+        clock.set(at("2028-02-15T09:00:00Z"));
+        // A session lasts less than the year to the renewal window: sign in again.
+        let token = sign_in("both@example.org").await;
+        let renew = kerbside_api::types::RenewalRequest { return_url: None };
+        let renewal = client
+            .renew(&token, &first.permit.id, &renew, "renew-1")
+            .await
+            .unwrap();
+        complete_payment(state, &renewal.payment.unwrap().id, approved())
+            .await
+            .unwrap();
+        let unpaid_token = sign_in("unpaid@example.org").await;
+        let unpaid = client.buy(&unpaid_token, &visitor, "buy-3").await.unwrap();
+
+        let pool_only = AppState {
+            store: state.store.without_sqlite_reads(),
+            ..state.clone()
+        };
+        assert!(pool_only.store.sqlite_reads().is_none());
+        let mut permits = Vec::new();
+        for token in [&token, &unpaid_token] {
+            let hash = auth::token_hash(token);
+            let account = account_for_token(state, &hash).await.unwrap();
+            assert_eq!(
+                format!("{account:?}"),
+                format!("{:?}", account_for_token(&pool_only, &hash).await.unwrap())
+            );
+            let by_readers = permits_for(state, &account.id).await.unwrap();
+            let by_pool = permits_for(&pool_only, &account.id).await.unwrap();
+            assert_eq!(format!("{by_readers:?}"), format!("{by_pool:?}"));
+            for permit in &by_readers.0 {
+                let one_by_readers = permit_and_events(state, &account.id, &permit.id).await;
+                let one_by_pool = permit_and_events(&pool_only, &account.id, &permit.id).await;
+                assert_eq!(format!("{one_by_readers:?}"), format!("{one_by_pool:?}"));
+                assert!(
+                    !one_by_readers.unwrap().1.is_empty(),
+                    "a permit has history"
+                );
+            }
+            assert!(account.date_of_birth.is_some() && account.reminder_email.is_some());
+            permits.extend(by_readers.0);
+        }
+
+        // Every column was read with a value somewhere, not only as NULL.
+        assert_eq!(permits.len(), 4);
+        assert!(permits.iter().any(|p| p.renewed_by.is_some()));
+        assert!(permits.iter().any(|p| p.renewal_of.is_some()));
+        assert!(permits.iter().any(|p| p.refund_pence.is_some()));
+        let open = permits.iter().find(|p| p.id == unpaid.permit.id).unwrap();
+        assert!(open.open_payment_id.is_some() && open.open_payment_token.is_some());
+        assert!(open.open_payment_expires_at.is_some());
+        // Someone else's permit is "not found" both ways.
+        for state in [state, &pool_only] {
+            assert!(matches!(
+                permit_and_events(state, "someone-else", &first.permit.id).await,
+                Err(Error::NotFound(_))
+            ));
+        }
     }
 }

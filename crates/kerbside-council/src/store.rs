@@ -39,6 +39,82 @@ pub struct Store {
     ///
     /// The writers in the queue also share commits (group commit, fix 17): see [`Batch`].
     write_turns: Option<Arc<Turns>>,
+    /// SQLite (a file) only: connections of its own for the hottest reads; see [`SqliteReads`].
+    sqlite_reads: Option<Arc<SqliteReads>>,
+}
+
+/// The hottest reads on SQLite (the session behind every request, a resident's permits) run on
+/// the asking task's own thread, through connections of their own. sqlx runs each SQLite
+/// connection on a thread of its own, sends every statement there and every row back, and
+/// converts each row for its `Any` driver: in the reads benchmark those threads took ~46 % of
+/// the CPU and SQLite itself ~10 % (docs/BENCHMARKS.md, fix 18). A read from SQLite's page
+/// cache takes tens of microseconds, so it runs where it is asked for, as a CPU-bound step of
+/// the request would. In WAL mode readers never wait for the writer, and each read sees what
+/// was committed before it began; nothing is acknowledged before it is committed (see
+/// [`Batch`]), so a resident reads back whatever they were told was done. The connections are
+/// query-only: nothing can be written through them.
+#[derive(Debug)]
+pub struct SqliteReads {
+    file: PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Reading connections kept open between reads; more may be open while reads overlap.
+const IDLE_READERS: usize = 8;
+
+impl SqliteReads {
+    fn new(file: PathBuf) -> SqliteReads {
+        SqliteReads {
+            file,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.file,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch("PRAGMA query_only = ON")?;
+        // A WAL reader waits only while the WAL is being recovered after a crash, or reset.
+        conn.busy_timeout(Duration::from_secs(1))?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    /// Runs `read` inside one read transaction, so all it reads comes from one snapshot.
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let idle = self.idle().pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = (|| {
+            let tx = conn.transaction()?;
+            let out = read(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        // A connection left inside a transaction would pin its snapshot: close it instead.
+        if conn.is_autocommit() {
+            let mut idle = self.idle();
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
+        // The list holds no invariant a panicking reader could break.
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The writers' queue (SQLite) and the batch its writers share.
@@ -380,6 +456,9 @@ impl Store {
         Ok(Store {
             pool,
             backend,
+            sqlite_reads: sqlite_file
+                .clone()
+                .map(|file| Arc::new(SqliteReads::new(file))),
             sqlite_file,
             write_turns: (backend == Backend::Sqlite).then(|| {
                 Arc::new(Turns {
@@ -462,6 +541,20 @@ impl Store {
         self.backend
     }
 
+    /// The same store with every read through the pool, as on PostgreSQL.
+    #[cfg(test)]
+    pub fn without_sqlite_reads(&self) -> Store {
+        Store {
+            sqlite_reads: None,
+            ..self.clone()
+        }
+    }
+
+    /// The connections for the hottest reads, on a SQLite file (see [`SqliteReads`]).
+    pub fn sqlite_reads(&self) -> Option<&SqliteReads> {
+        self.sqlite_reads.as_deref()
+    }
+
     /// The SQLite database file, if this store is one (not in memory).
     pub fn sqlite_file(&self) -> Option<&Path> {
         self.sqlite_file.as_deref()
@@ -488,6 +581,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(reads) = &self.sqlite_reads {
+            reads.idle().clear();
+        }
         self.pool.close().await;
     }
 }
@@ -866,5 +962,62 @@ mod tests {
             .unwrap();
         let order = writers_in_order(&store).await;
         assert_eq!(order, ["transaction", "statement"]);
+    }
+
+    /// Rows of the `turns` table named `writer`, read through the store's reading connections.
+    fn read_back(store: &Store, writer: &str) -> i64 {
+        store
+            .sqlite_reads()
+            .expect("a SQLite file has its readers")
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM turns WHERE writer = $1",
+                    [writer],
+                    |row| row.get(0),
+                )
+            })
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reading_connection_sees_each_write_once_it_is_acknowledged() {
+        let (_dir, store) = store_with_turns().await;
+        assert_eq!(read_back(&store, "w0"), 0);
+        let writers: Vec<_> = (0..32)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let name = format!("w{n}");
+                    let mut tx = store.begin_write().await.unwrap();
+                    sqlx::query("INSERT INTO turns (writer) VALUES ($1)")
+                        .bind(&name)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                    read_back(&store, &name)
+                })
+            })
+            .collect();
+        for writer in writers {
+            assert_eq!(writer.await.unwrap(), 1, "read back after its commit");
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_can_be_written_through_a_reading_connection() {
+        let (_dir, store) = store_with_turns().await;
+        let reads = store.sqlite_reads().unwrap();
+        let refused =
+            reads.read(|conn| conn.execute("INSERT INTO turns (writer) VALUES ('r')", []));
+        assert!(refused.is_err(), "a write through a reader: {refused:?}");
+        // The refused read gave its connection back, ready for the next read.
+        assert_eq!(read_back(&store, "r"), 0);
+        assert_eq!(reads.idle().len(), 1);
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM turns")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 0);
     }
 }
