@@ -238,7 +238,14 @@ impl App {
                 }
                 Err(e) => {
                     let _ = tauri_driver.kill();
-                    panic!("could not start a WebDriver session on the app: {e}");
+                    // What tauri-driver, WebKitWebDriver and the app said is the only clue.
+                    let log = std::fs::read_to_string(dirs.app_log()).unwrap_or_default();
+                    let from = log.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
+                    let tail = &log[from..];
+                    panic!(
+                        "could not start a WebDriver session on the app within {WAIT:?}: {e}\n\
+                         --- the end of its log ---\n{tail}"
+                    );
                 }
             }
         };

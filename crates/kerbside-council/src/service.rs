@@ -713,24 +713,65 @@ fn sqlite_rows<T: FromSqliteRow>(
     rows.collect()
 }
 
-impl FromSqliteRow for AccountRow {
-    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
-        Ok(AccountRow {
-            id: row.get("id")?,
-            email: row.get("email")?,
-            password_hash: row.get("password_hash")?,
-            name: row.get("name")?,
-            address_line1: row.get("address_line1")?,
-            address_street: row.get("address_street")?,
-            address_town: row.get("address_town")?,
-            address_postcode: row.get("address_postcode")?,
-            household_key: row.get("household_key")?,
-            date_of_birth: row.get("date_of_birth")?,
-            reminder_email: row.get("reminder_email")?,
-            role: row.get("role")?,
-        })
-    }
+/// [`FromSqliteRow`] for a row type whose fields are named as its columns, as sqlx's derived
+/// `FromRow` reads them; a field left out does not compile.
+macro_rules! from_sqlite_columns {
+    ($row_type:ident { $($field:ident),+ $(,)? }) => {
+        impl FromSqliteRow for $row_type {
+            fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+                Ok($row_type {
+                    $($field: row.get(stringify!($field))?),+
+                })
+            }
+        }
+    };
 }
+
+from_sqlite_columns!(AccountRow {
+    id,
+    email,
+    password_hash,
+    name,
+    address_line1,
+    address_street,
+    address_town,
+    address_postcode,
+    household_key,
+    date_of_birth,
+    reminder_email,
+    role,
+});
+
+from_sqlite_columns!(PermitRow {
+    id,
+    reference,
+    permit_type,
+    registration,
+    address_line1,
+    address_street,
+    address_town,
+    address_postcode,
+    zone_code,
+    zone_name,
+    starts_on,
+    expires_on,
+    state,
+    price_pence,
+    renewal_of,
+    carer_evidence,
+    refund_pence,
+    renewed_by,
+    open_payment_id,
+    open_payment_token,
+    open_payment_expires_at,
+});
+
+from_sqlite_columns!(EventRow {
+    permit_id,
+    at,
+    kind,
+    detail
+});
 
 impl FromSqliteRow for SessionRow {
     fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
@@ -738,45 +779,6 @@ impl FromSqliteRow for SessionRow {
             session_expires_at: row.get("session_expires_at")?,
             session_revoked_at: row.get("session_revoked_at")?,
             account: AccountRow::from_sqlite(row)?,
-        })
-    }
-}
-
-impl FromSqliteRow for PermitRow {
-    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
-        Ok(PermitRow {
-            id: row.get("id")?,
-            reference: row.get("reference")?,
-            permit_type: row.get("permit_type")?,
-            registration: row.get("registration")?,
-            address_line1: row.get("address_line1")?,
-            address_street: row.get("address_street")?,
-            address_town: row.get("address_town")?,
-            address_postcode: row.get("address_postcode")?,
-            zone_code: row.get("zone_code")?,
-            zone_name: row.get("zone_name")?,
-            starts_on: row.get("starts_on")?,
-            expires_on: row.get("expires_on")?,
-            state: row.get("state")?,
-            price_pence: row.get("price_pence")?,
-            renewal_of: row.get("renewal_of")?,
-            carer_evidence: row.get("carer_evidence")?,
-            refund_pence: row.get("refund_pence")?,
-            renewed_by: row.get("renewed_by")?,
-            open_payment_id: row.get("open_payment_id")?,
-            open_payment_token: row.get("open_payment_token")?,
-            open_payment_expires_at: row.get("open_payment_expires_at")?,
-        })
-    }
-}
-
-impl FromSqliteRow for EventRow {
-    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
-        Ok(EventRow {
-            permit_id: row.get("permit_id")?,
-            at: row.get("at")?,
-            kind: row.get("kind")?,
-            detail: row.get("detail")?,
         })
     }
 }
