@@ -647,14 +647,12 @@ async fn permits_and_events(
 /// One of the account's permits; someone else's permit is "not found", never "forbidden", so
 /// its existence is not revealed.
 pub async fn permit_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> Result<PermitRow> {
-    sqlx::query_as::<_, PermitRow>(&format!(
-        "{PERMIT_SELECT} WHERE p.id = $1 AND p.account_id = $2"
-    ))
-    .bind(id)
-    .bind(account_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(Error::permit_not_found)
+    sqlx::query_as::<_, PermitRow>(&PERMIT_OF_ACCOUNT)
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(Error::permit_not_found)
 }
 
 pub async fn permit_view(state: &AppState, account_id: &str, id: &str) -> Result<Permit> {
