@@ -1517,12 +1517,8 @@ mod tests {
         DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
     }
 
-    /// The card form checks the deadline when it loads the page, but a card can be completed
-    /// a moment after the deadline passes (checked, then completed): nothing may be taken
-    /// then. Called directly, since over HTTP the page's own check comes first.
-    #[tokio::test]
-    async fn a_card_completed_after_the_payment_page_closed_takes_nothing_and_issues_nothing() {
-        let dir = tempfile::tempdir().unwrap();
+    /// The demo council on a new SQLite file in `dir`, its clock at 2027-03-01 09:00 UTC.
+    async fn council_on_sqlite(dir: &tempfile::TempDir) -> (crate::RunningServer, Arc<FixedClock>) {
         let store = crate::Store::connect(&format!(
             "sqlite://{}",
             dir.path().join("council.db").display()
@@ -1539,6 +1535,16 @@ mod tests {
         )
         .await
         .unwrap();
+        (server, clock)
+    }
+
+    /// The card form checks the deadline when it loads the page, but a card can be completed
+    /// a moment after the deadline passes (checked, then completed): nothing may be taken
+    /// then. Called directly, since over HTTP the page's own check comes first.
+    #[tokio::test]
+    async fn a_card_completed_after_the_payment_page_closed_takes_nothing_and_issues_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, clock) = council_on_sqlite(&dir).await;
         let client = CouncilClient::new(&server.url).unwrap();
         let register = RegisterRequest {
             email: "late@example.org".into(),
@@ -1591,23 +1597,11 @@ mod tests {
     #[tokio::test]
     async fn the_reading_connections_and_the_pool_read_the_same_sessions_and_permits() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::Store::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("council.db").display()
-        ))
-        .await
-        .unwrap();
-        assert!(store.sqlite_reads().is_some(), "a SQLite file has readers");
-        let clock = Arc::new(FixedClock::new(at("2027-03-01T09:00:00Z")));
-        let server = crate::spawn(
-            "127.0.0.1:0".parse().unwrap(),
-            store,
-            clock.clone(),
-            crate::CouncilConfig::leicester_demo(),
-            None,
-        )
-        .await
-        .unwrap();
+        let (server, clock) = council_on_sqlite(&dir).await;
+        assert!(
+            server.state.store.sqlite_reads().is_some(),
+            "a SQLite file has readers"
+        );
         let state = &server.state;
         let client = CouncilClient::new(&server.url).unwrap();
         let password = "a long enough password";
