@@ -191,12 +191,7 @@ pub fn parse_address(input: &PostalAddress) -> Result<Address> {
                 "The {name} of your address must be 100 characters or fewer."
             )));
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(Error::Validation(format!(
-                "The {name} of your address contains a tab, line break or other control \
-                 character. Type it on one line."
-            )));
-        }
+        refuse_control_characters(trimmed, &format!("The {name} of your address"))?;
         Ok(trimmed.to_string())
     };
     Ok(Address {
@@ -240,14 +235,19 @@ fn check_name(name: &str) -> Result<String> {
             "Your name must be 100 characters or fewer.".into(),
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Err(Error::Validation(
-            "Your name contains a tab, line break or other control character. Type it on one \
-             line."
-                .into(),
-        ));
-    }
+    refuse_control_characters(name, "Your name")?;
     Ok(name.to_string())
+}
+
+/// Names and addresses are printed on permits and letters, so each stays on one line.
+fn refuse_control_characters(text: &str, subject: &str) -> Result<()> {
+    if text.chars().any(char::is_control) {
+        return Err(Error::Validation(format!(
+            "{subject} contains a tab, line break or other control character. Type it on one \
+             line."
+        )));
+    }
+    Ok(())
 }
 
 fn check_date_of_birth(dob: Option<NaiveDate>, today: NaiveDate) -> Result<Option<NaiveDate>> {
@@ -522,8 +522,7 @@ pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<Acc
     let (now, _) = today(state);
     let session = match state.store.sqlite_reads() {
         Some(reads) => reads
-            .read(|conn| sqlite_rows::<SessionRow>(conn, SESSION_SELECT, &[("$1", &token_hash)]))?
-            .pop(),
+            .read(|conn| sqlite_row::<SessionRow>(conn, SESSION_SELECT, &[("$1", &token_hash)]))?,
         None => {
             sqlx::query_as::<_, SessionRow>(SESSION_SELECT)
                 .bind(token_hash)
@@ -672,12 +671,11 @@ async fn permit_and_events(
 ) -> Result<(PermitRow, Vec<EventRow>)> {
     if let Some(reads) = state.store.sqlite_reads() {
         let (row, events) = reads.read(|conn| {
-            let row = sqlite_rows::<PermitRow>(
+            let row = sqlite_row::<PermitRow>(
                 conn,
                 &PERMIT_OF_ACCOUNT,
                 &[("$1", &id), ("$2", &account_id)],
-            )?
-            .pop();
+            )?;
             let events = match row {
                 Some(_) => sqlite_rows(conn, EVENTS_OF_PERMIT, &[("$1", &id)])?,
                 None => Vec::new(),
@@ -709,6 +707,18 @@ fn sqlite_rows<T: FromSqliteRow>(
     let mut statement = conn.prepare_cached(sql)?;
     let rows = statement.query_map(params, T::from_sqlite)?;
     rows.collect()
+}
+
+/// The one row a statement finds by a unique key, if any.
+fn sqlite_row<T: FromSqliteRow>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+) -> rusqlite::Result<Option<T>> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached(sql)?
+        .query_row(params, T::from_sqlite)
+        .optional()
 }
 
 /// [`FromSqliteRow`] for a row type whose fields are named as its columns, as sqlx's derived
