@@ -9,13 +9,14 @@
 use crate::error::{Error, Result};
 use crate::evidence::{self, FileKind};
 use crate::service::{self, parse_address, AccountRow};
+use crate::sql::{from_sqlite_columns, query, query_as, query_scalar, Queries};
 use crate::store::{from_millis, millis, new_id};
 use crate::AppState;
 use axum::body::Body;
 use chrono::{DateTime, Utc};
 use kerbside_api::types::*;
 use kerbside_rules::{permits_to_surrender, Address, EvidenceDocument, PermitStatus, Postcode};
-use sqlx::{AnyConnection, FromRow};
+use sqlx::FromRow;
 use std::path::PathBuf;
 
 /// Longest reason an officer may give for a rejection.
@@ -37,6 +38,22 @@ struct ChangeRow {
     submitted_at: Option<i64>,
     created_at: i64,
 }
+
+from_sqlite_columns!(ChangeRow {
+    id,
+    account_id,
+    address_line1,
+    address_street,
+    address_town,
+    address_postcode,
+    household_key,
+    document_kind,
+    status,
+    officer_reason,
+    decided_at,
+    submitted_at,
+    created_at,
+});
 
 const CHANGE_SELECT: &str = "SELECT id, account_id, address_line1, address_street, address_town, \
     address_postcode, household_key, document_kind, status, officer_reason, decided_at, \
@@ -78,6 +95,16 @@ pub struct FileRow {
     pub created_at: i64,
 }
 
+from_sqlite_columns!(FileRow {
+    id,
+    change_id,
+    stored_name,
+    content_type,
+    size_bytes,
+    page_number,
+    created_at,
+});
+
 const FILE_SELECT: &str = "SELECT id, change_id, stored_name, content_type, size_bytes, \
     page_number, created_at FROM evidence_files";
 
@@ -99,8 +126,8 @@ fn officer_change_not_found() -> Error {
 
 // ---------------------------------------------------------------- reading
 
-async fn change_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> Result<ChangeRow> {
-    sqlx::query_as::<_, ChangeRow>(&format!(
+async fn change_of(conn: &mut impl Queries, account_id: &str, id: &str) -> Result<ChangeRow> {
+    query_as::<ChangeRow>(&format!(
         "{CHANGE_SELECT} WHERE id = $1 AND account_id = $2"
     ))
     .bind(id)
@@ -110,16 +137,16 @@ async fn change_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> Resu
     .ok_or_else(change_not_found)
 }
 
-async fn change_by_id(conn: &mut AnyConnection, id: &str) -> Result<ChangeRow> {
-    sqlx::query_as::<_, ChangeRow>(&format!("{CHANGE_SELECT} WHERE id = $1"))
+async fn change_by_id(conn: &mut impl Queries, id: &str) -> Result<ChangeRow> {
+    query_as::<ChangeRow>(&format!("{CHANGE_SELECT} WHERE id = $1"))
         .bind(id)
         .fetch_optional(conn)
         .await?
         .ok_or_else(officer_change_not_found)
 }
 
-async fn files_of(conn: &mut AnyConnection, change_id: &str) -> Result<Vec<FileRow>> {
-    Ok(sqlx::query_as::<_, FileRow>(&format!(
+async fn files_of(conn: &mut impl Queries, change_id: &str) -> Result<Vec<FileRow>> {
+    Ok(query_as::<FileRow>(&format!(
         "{FILE_SELECT} WHERE change_id = $1 ORDER BY page_number"
     ))
     .bind(change_id)
@@ -206,13 +233,13 @@ pub async fn list_for_resident(
     account: &AccountRow,
 ) -> Result<AddressChangeList> {
     let mut conn = state.store.pool().acquire().await?;
-    let rows = sqlx::query_as::<_, ChangeRow>(&format!(
+    let rows = query_as::<ChangeRow>(&format!(
         "{CHANGE_SELECT} WHERE account_id = $1 ORDER BY created_at DESC, id"
     ))
     .bind(&account.id)
     .fetch_all(&mut *conn)
     .await?;
-    let files = sqlx::query_as::<_, FileRow>(
+    let files = query_as::<FileRow>(
         "SELECT f.id, f.change_id, f.stored_name, f.content_type, f.size_bytes, f.page_number, \
          f.created_at FROM evidence_files f JOIN address_changes c ON c.id = f.change_id \
          WHERE c.account_id = $1 ORDER BY f.page_number",
@@ -263,7 +290,7 @@ pub async fn create(
         ));
     }
     let id = new_id();
-    let statement = sqlx::query(
+    let statement = query(
         "INSERT INTO address_changes (id, account_id, address_line1, address_street, address_town, \
          address_postcode, household_key, document_kind, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -340,32 +367,32 @@ async fn store_page(
     let (now, _) = service::today(state);
     let mut tx = state.store.begin_write().await?;
     // The first statement writes: it serialises uploads to one change on both databases.
-    let locked = sqlx::query(
+    let locked = query(
         "UPDATE address_changes SET status = status WHERE id = $1 AND account_id = $2 AND status = $3",
     )
     .bind(change_id)
     .bind(account_id)
     .bind(AddressChangeStatus::AwaitingFiles.code())
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
-    if locked.rows_affected() != 1 {
+    if locked != 1 {
         let row = change_of(&mut tx, account_id, change_id).await?;
         return Err(not_awaiting_files(row.status()?));
     }
     let existing: Option<String> =
-        sqlx::query_scalar("SELECT id FROM evidence_files WHERE change_id = $1 AND sha256 = $2")
+        query_scalar("SELECT id FROM evidence_files WHERE change_id = $1 AND sha256 = $2")
             .bind(change_id)
             .bind(&received.sha256)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
     if existing.is_some() {
         // The same bytes again (a retry): one page, not two. `received` is dropped: deleted.
         tx.commit().await?;
         return Ok((false, resident_view(state, account_id, change_id).await?));
     }
-    let pages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evidence_files WHERE change_id = $1")
+    let pages: i64 = query_scalar("SELECT COUNT(*) FROM evidence_files WHERE change_id = $1")
         .bind(change_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
     if pages >= i64::from(MAX_EVIDENCE_PAGES) {
         return Err(too_many_pages());
@@ -373,7 +400,7 @@ async fn store_page(
     let file_id = new_id();
     let kind: FileKind = received.kind;
     let stored_name = format!("{}.{}", new_id(), kind.extension());
-    sqlx::query(
+    query(
         "INSERT INTO evidence_files (id, change_id, stored_name, content_type, size_bytes, sha256, \
          page_number, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -385,7 +412,7 @@ async fn store_page(
     .bind(&received.sha256)
     .bind(pages + 1)
     .bind(millis(now))
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     let final_path = state.evidence_dir.join(&stored_name);
     received
@@ -406,7 +433,7 @@ pub async fn submit(
 ) -> Result<AddressChange> {
     let (now, _) = service::today(state);
     let mut tx = state.store.begin_write().await?;
-    let updated = sqlx::query(
+    let updated = query(
         "UPDATE address_changes SET status = $1, submitted_at = $2 \
          WHERE id = $3 AND account_id = $4 AND status = $5 \
          AND EXISTS (SELECT 1 FROM evidence_files f WHERE f.change_id = address_changes.id)",
@@ -416,7 +443,7 @@ pub async fn submit(
     .bind(change_id)
     .bind(&account.id)
     .bind(AddressChangeStatus::AwaitingFiles.code())
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await;
     let updated = match updated {
         Ok(done) => done,
@@ -427,7 +454,7 @@ pub async fn submit(
         }
         Err(e) => return Err(e.into()),
     };
-    if updated.rows_affected() != 1 {
+    if updated != 1 {
         let row = change_of(&mut tx, &account.id, change_id).await?;
         return Err(match row.status()? {
             AddressChangeStatus::AwaitingFiles => Error::Validation(format!(
@@ -456,14 +483,14 @@ pub async fn submit(
 // ---------------------------------------------------------------- officers
 
 async fn audit(
-    conn: &mut AnyConnection,
+    conn: &mut impl Queries,
     at: DateTime<Utc>,
     actor: Option<&str>,
     action: &str,
     subject_id: &str,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO audit_log (id, at, actor_account_id, action, subject_id, detail) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -552,14 +579,14 @@ fn not_decidable(status: AddressChangeStatus) -> Error {
 /// Marks the change decided (only if still submitted); the first statement, so two officers
 /// deciding at once cannot both win.
 async fn decide(
-    conn: &mut AnyConnection,
+    conn: &mut impl Queries,
     officer: &AccountRow,
     change_id: &str,
     to: AddressChangeStatus,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ChangeRow> {
-    let updated = sqlx::query(
+    let updated = query(
         "UPDATE address_changes SET status = $1, officer_reason = $2, decided_by = $3, decided_at = $4 \
          WHERE id = $5 AND status = $6",
     )
@@ -572,7 +599,7 @@ async fn decide(
     .execute(&mut *conn)
     .await?;
     let row = change_by_id(conn, change_id).await?;
-    if updated.rows_affected() != 1 {
+    if updated != 1 {
         return Err(not_decidable(row.status()?));
     }
     Ok(row)
@@ -594,13 +621,13 @@ pub async fn approve(
         now,
     )
     .await?;
-    let old: (String, String, String, String) = sqlx::query_as(
+    let old: (String, String, String, String) = query_as(
         "SELECT address_line1, address_street, address_town, address_postcode FROM accounts WHERE id = $1",
     )
     .bind(&row.account_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut tx)
     .await?;
-    sqlx::query(
+    query(
         "UPDATE accounts SET address_line1 = $1, address_street = $2, address_town = $3, \
          address_postcode = $4, household_key = $5 WHERE id = $6",
     )
@@ -610,7 +637,7 @@ pub async fn approve(
     .bind(&row.address_postcode)
     .bind(&row.household_key)
     .bind(&row.account_id)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     audit(
         &mut tx,
@@ -696,7 +723,7 @@ pub async fn add_officer(
     let hash = crate::auth::hash_password(password).await?;
     let id = new_id();
     let mut tx = store.begin_write().await?;
-    let inserted = sqlx::query(
+    let inserted = query(
         "INSERT INTO accounts (id, email, password_hash, name, address_line1, address_street, \
          address_town, address_postcode, household_key, role, created_at) \
          VALUES ($1, $2, $3, $4, '', '', '', '', $5, 'officer', $6)",
@@ -707,7 +734,7 @@ pub async fn add_officer(
     .bind(name.trim())
     .bind(format!("officer:{id}"))
     .bind(millis(now))
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await;
     match inserted {
         Ok(_) => {}

@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::service::{self, AccountRow};
+use crate::sql::query;
 use crate::store::{from_millis, millis, new_id};
 use crate::AppState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -272,7 +273,7 @@ pub async fn begin_attempt(
 ) -> Result<Attempt> {
     check_limits(state, account_key, &client.0, None).await?;
     let id = new_id();
-    let statement = sqlx::query(
+    let statement = query(
         "INSERT INTO sign_in_attempts (id, account_key, client_key, at) VALUES ($1, $2, $3, $4)",
     )
     .bind(&id)
@@ -289,7 +290,7 @@ pub async fn begin_attempt(
     if over {
         state
             .store
-            .execute_write(sqlx::query("DELETE FROM sign_in_attempts WHERE id = $1").bind(&id))
+            .execute_write(query("DELETE FROM sign_in_attempts WHERE id = $1").bind(&id))
             .await?;
         let until = lifted_at(&by_account, Some(&id), ACCOUNT_ATTEMPTS);
         return Err(match until {
@@ -313,11 +314,9 @@ impl Attempt {
         state
             .store
             .execute_write(
-                sqlx::query(
-                    "DELETE FROM sign_in_attempts WHERE account_key = $1 AND client_key = $2",
-                )
-                .bind(&self.account_key)
-                .bind(&self.client_key),
+                query("DELETE FROM sign_in_attempts WHERE account_key = $1 AND client_key = $2")
+                    .bind(&self.account_key)
+                    .bind(&self.client_key),
             )
             .await?;
         Ok(())
@@ -329,7 +328,7 @@ impl Attempt {
         let cutoff = millis(state.clock.now() - window());
         let deleted = state
             .store
-            .execute_write(sqlx::query("DELETE FROM sign_in_attempts WHERE at <= $1").bind(cutoff))
+            .execute_write(query("DELETE FROM sign_in_attempts WHERE at <= $1").bind(cutoff))
             .await;
         if let Err(error) = deleted {
             tracing::warn!(%error, "deleting old sign-in attempts failed");

@@ -9,6 +9,7 @@
 
 use crate::auth::{self, bearer_token, sha256_hex, CurrentAccount};
 use crate::error::Error;
+use crate::sql::query;
 use crate::store::millis;
 use crate::{service, AppState};
 use axum::body::{to_bytes, Body};
@@ -138,7 +139,7 @@ async fn reserve(
     let inserted = state
         .store
         .execute_write(
-            sqlx::query(
+            query(
                 "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (scope, key) DO NOTHING",
             )
@@ -148,7 +149,7 @@ async fn reserve(
             .bind(now),
         )
         .await?;
-    if inserted.rows_affected() == 1 {
+    if inserted == 1 {
         return Ok(Reservation::New);
     }
     let (stored_fingerprint, status, body): (String, Option<i64>, Option<String>) = sqlx::query_as(
@@ -192,7 +193,7 @@ async fn record(
     state
         .store
         .execute_write(
-            sqlx::query(
+            query(
                 "UPDATE idempotency_keys SET status = $1, body = $2 WHERE scope = $3 AND key = $4",
             )
             .bind(i64::from(status.as_u16()))
@@ -208,11 +209,9 @@ async fn release(state: &AppState, scope: &str, key: &str) {
     let released = state
         .store
         .execute_write(
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL",
-            )
-            .bind(scope)
-            .bind(key),
+            query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL")
+                .bind(scope)
+                .bind(key),
         )
         .await;
     if let Err(error) = released {

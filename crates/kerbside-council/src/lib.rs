@@ -19,6 +19,7 @@ mod pay_page;
 mod routes;
 pub mod seed;
 mod service;
+pub mod sql;
 pub mod store;
 mod views;
 

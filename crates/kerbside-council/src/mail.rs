@@ -11,6 +11,7 @@
 //! email in an outbox folder.
 
 use crate::error::Result;
+use crate::sql::query;
 use crate::store::{date_text, millis};
 use crate::AppState;
 use chrono::{Duration, NaiveDate};
@@ -299,16 +300,16 @@ pub async fn send_expiry_reminders(state: &AppState) -> Result<ReminderRun> {
         let mut claimed = Vec::with_capacity(chunk.len());
         let mut tx = state.store.begin_write().await?;
         for (permit, expires_on) in chunk {
-            let inserted = sqlx::query(
+            let inserted = query(
                 "INSERT INTO reminder_emails (permit_id, expires_on, sent_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (permit_id, expires_on) DO NOTHING",
             )
             .bind(&permit.id)
             .bind(&permit.expires_on)
             .bind(millis(now))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-            if inserted.rows_affected() == 1 {
+            if inserted == 1 {
                 claimed.push((permit, expires_on));
             } else {
                 run.claimed_elsewhere += 1;
@@ -330,7 +331,7 @@ pub async fn send_expiry_reminders(state: &AppState) -> Result<ReminderRun> {
                 Err(error) => {
                     run.failed += 1;
                     tracing::warn!(permit = %permit.reference, %error, "expiry email not sent; will retry");
-                    let statement = sqlx::query(
+                    let statement = query(
                         "DELETE FROM reminder_emails WHERE permit_id = $1 AND expires_on = $2",
                     )
                     .bind(&permit.id)

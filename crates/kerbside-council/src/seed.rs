@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::service::{self, NewAccount};
+use crate::sql::query;
 use crate::store::{date_text, millis, new_id};
 use crate::AppState;
 use chrono::{Duration, NaiveDate};
@@ -96,7 +97,7 @@ pub async fn seed_demo(state: &AppState) -> Result<bool> {
         let term = Term::starting(start, terms.term_months);
         let id = new_id();
         let mut tx = state.store.begin_write().await?;
-        sqlx::query(
+        query(
             "INSERT INTO permits (id, reference, account_id, permit_type, registration, address_line1, \
              address_street, address_town, address_postcode, household_key, zone_code, zone_name, starts_on, \
              expires_on, state, price_pence, carer_evidence, created_at, updated_at) \
@@ -119,10 +120,10 @@ pub async fn seed_demo(state: &AppState) -> Result<bool> {
         .bind(terms.price.pence())
         .bind(carer)
         .bind(millis(now))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if terms.price.pence() > 0 {
-            sqlx::query(
+            query(
                 "INSERT INTO payments (id, permit_id, account_id, amount_pence, status, page_token, \
                  created_at, expires_at, completed_at, card_last4) VALUES ($1, $2, $3, $4, 'succeeded', $5, $6, $6, $6, '1111')",
             )
@@ -132,15 +133,15 @@ pub async fn seed_demo(state: &AppState) -> Result<bool> {
             .bind(terms.price.pence())
             .bind(crate::auth::new_token())
             .bind(millis(now))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
-        sqlx::query("INSERT INTO permit_events (id, permit_id, at, kind, detail) VALUES ($1, $2, $3, 'issued', $4)")
+        query("INSERT INTO permit_events (id, permit_id, at, kind, detail) VALUES ($1, $2, $3, 'issued', $4)")
             .bind(new_id())
             .bind(&id)
             .bind(millis(now))
             .bind("Issued (demo data).")
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
     }

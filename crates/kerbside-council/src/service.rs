@@ -4,6 +4,7 @@
 
 use crate::auth;
 use crate::error::{Error, Result};
+use crate::sql::{from_sqlite_columns, query, query_as, query_scalar, FromSqliteRow, Queries};
 use crate::store::{date_text, from_millis, is_unique_violation, millis, new_id, parse_date};
 use crate::views;
 use crate::AppState;
@@ -15,7 +16,7 @@ use kerbside_rules::{
     PermitStatus, PermitType, PermitTypeTerms, Postcode, Registration, Term, Zone,
 };
 use rand::Rng;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::FromRow;
 use std::sync::LazyLock;
 
 /// How long a hosted payment page stays payable.
@@ -322,7 +323,7 @@ pub struct NewAccount {
 
 pub async fn insert_account(state: &AppState, new: NewAccount) -> Result<AccountRow> {
     let id = new_id();
-    let statement = sqlx::query(
+    let statement = query(
         "INSERT INTO accounts (id, email, password_hash, name, address_line1, address_street, \
          address_town, address_postcode, household_key, date_of_birth, reminder_email, role, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -398,14 +399,14 @@ pub async fn sign_in(
     // Only if the password is still the one just verified: a password change that committed
     // meanwhile (and revoked every session) must not be outrun by a sign-in with the old one.
     // On PostgreSQL this waits for such a change's row lock, then sees its new hash.
-    let unchanged = sqlx::query(
+    let unchanged = query(
         "UPDATE accounts SET password_hash = password_hash WHERE id = $1 AND password_hash = $2",
     )
     .bind(&account.id)
     .bind(&account.password_hash)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
-    if unchanged.rows_affected() != 1 {
+    if unchanged != 1 {
         tx.rollback().await?;
         attempt.failed(state).await;
         return Err(wrong());
@@ -423,13 +424,13 @@ pub async fn sign_in(
 /// A new session for the account: the token (returned once, stored only as its hash) and
 /// when it expires.
 async fn new_session(
-    conn: &mut AnyConnection,
+    conn: &mut impl Queries,
     account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(String, DateTime<Utc>)> {
     let token = auth::new_token();
     let expires_at = now + Duration::days(auth::SESSION_DAYS);
-    sqlx::query(
+    query(
         "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(auth::token_hash(&token))
@@ -473,22 +474,22 @@ pub async fn change_password(
     // SQLite), and only if the password is still the one just verified: of two changes made
     // at once, one wins and the other is told.
     let changed =
-        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+        query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
             .bind(&new_hash)
             .bind(&account.id)
             .bind(&account.password_hash)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-    if changed.rows_affected() != 1 {
+    if changed != 1 {
         tx.rollback().await?;
         return Err(Error::Conflict(
             "Your password was changed a moment ago from somewhere else. Sign in again with the new password.".into(),
         ));
     }
-    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+    query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
         .bind(millis(now))
         .bind(&account.id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     let (token, expires_at) = new_session(&mut tx, &account.id, now).await?;
     tx.commit().await?;
@@ -521,8 +522,11 @@ const SESSION_SELECT: &str =
 pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<AccountRow> {
     let (now, _) = today(state);
     let session = match state.store.sqlite_reads() {
-        Some(reads) => reads
-            .read(|conn| sqlite_row::<SessionRow>(conn, SESSION_SELECT, &[("$1", &token_hash)]))?,
+        Some(reads) => reads.read(|conn| {
+            query(SESSION_SELECT)
+                .bind(token_hash)
+                .fetch_optional_sqlite(conn)
+        })?,
         None => {
             sqlx::query_as::<_, SessionRow>(SESSION_SELECT)
                 .bind(token_hash)
@@ -549,7 +553,7 @@ pub async fn sign_out(state: &AppState, token_hash: &str) -> Result<()> {
     state
         .store
         .execute_write(
-            sqlx::query(
+            query(
                 "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
             )
             .bind(millis(now))
@@ -580,7 +584,7 @@ pub async fn update_profile(
         Some(_) => None,
         None => account.reminder_email.clone(),
     };
-    let statement = sqlx::query(
+    let statement = query(
         "UPDATE accounts SET name = $1, date_of_birth = $2, reminder_email = $3 WHERE id = $4",
     )
     .bind(name)
@@ -624,19 +628,22 @@ async fn permits_and_events(
 ) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
     if let Some(reads) = state.store.sqlite_reads() {
         return Ok(reads.read(|conn| {
-            let by_account: &[(&str, &dyn rusqlite::ToSql)] = &[("$1", &account_id)];
             Ok((
-                sqlite_rows(conn, &PERMITS_OF_ACCOUNT, by_account)?,
-                sqlite_rows(conn, EVENTS_OF_ACCOUNT, by_account)?,
+                query(&PERMITS_OF_ACCOUNT)
+                    .bind(account_id)
+                    .fetch_all_sqlite(conn)?,
+                query(EVENTS_OF_ACCOUNT)
+                    .bind(account_id)
+                    .fetch_all_sqlite(conn)?,
             ))
         })?);
     }
     let mut conn = state.store.pool().acquire().await?;
-    let permits = sqlx::query_as::<_, PermitRow>(&PERMITS_OF_ACCOUNT)
+    let permits = query_as::<PermitRow>(&PERMITS_OF_ACCOUNT)
         .bind(account_id)
         .fetch_all(&mut *conn)
         .await?;
-    let events = sqlx::query_as::<_, EventRow>(EVENTS_OF_ACCOUNT)
+    let events = query_as::<EventRow>(EVENTS_OF_ACCOUNT)
         .bind(account_id)
         .fetch_all(&mut *conn)
         .await?;
@@ -645,8 +652,8 @@ async fn permits_and_events(
 
 /// One of the account's permits; someone else's permit is "not found", never "forbidden", so
 /// its existence is not revealed.
-pub async fn permit_of(conn: &mut AnyConnection, account_id: &str, id: &str) -> Result<PermitRow> {
-    sqlx::query_as::<_, PermitRow>(&PERMIT_OF_ACCOUNT)
+pub async fn permit_of(conn: &mut impl Queries, account_id: &str, id: &str) -> Result<PermitRow> {
+    query_as::<PermitRow>(&PERMIT_OF_ACCOUNT)
         .bind(id)
         .bind(account_id)
         .fetch_optional(conn)
@@ -671,13 +678,12 @@ async fn permit_and_events(
 ) -> Result<(PermitRow, Vec<EventRow>)> {
     if let Some(reads) = state.store.sqlite_reads() {
         let (row, events) = reads.read(|conn| {
-            let row = sqlite_row::<PermitRow>(
-                conn,
-                &PERMIT_OF_ACCOUNT,
-                &[("$1", &id), ("$2", &account_id)],
-            )?;
+            let row: Option<PermitRow> = query(&PERMIT_OF_ACCOUNT)
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional_sqlite(conn)?;
             let events = match row {
-                Some(_) => sqlite_rows(conn, EVENTS_OF_PERMIT, &[("$1", &id)])?,
+                Some(_) => query(EVENTS_OF_PERMIT).bind(id).fetch_all_sqlite(conn)?,
                 None => Vec::new(),
             };
             Ok((row, events))
@@ -686,53 +692,11 @@ async fn permit_and_events(
     }
     let mut conn = state.store.pool().acquire().await?;
     let row = permit_of(&mut conn, account_id, id).await?;
-    let events = sqlx::query_as::<_, EventRow>(EVENTS_OF_PERMIT)
+    let events = query_as::<EventRow>(EVENTS_OF_PERMIT)
         .bind(id)
         .fetch_all(&mut *conn)
         .await?;
     Ok((row, events))
-}
-
-/// Rows read through the store's [`crate::store::SqliteReads`], by column name as sqlx's
-/// `FromRow` reads the same rows from the pool.
-trait FromSqliteRow: Sized {
-    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self>;
-}
-
-fn sqlite_rows<T: FromSqliteRow>(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    params: &[(&str, &dyn rusqlite::ToSql)],
-) -> rusqlite::Result<Vec<T>> {
-    let mut statement = conn.prepare_cached(sql)?;
-    let rows = statement.query_map(params, T::from_sqlite)?;
-    rows.collect()
-}
-
-/// The one row a statement finds by a unique key, if any.
-fn sqlite_row<T: FromSqliteRow>(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    params: &[(&str, &dyn rusqlite::ToSql)],
-) -> rusqlite::Result<Option<T>> {
-    use rusqlite::OptionalExtension;
-    conn.prepare_cached(sql)?
-        .query_row(params, T::from_sqlite)
-        .optional()
-}
-
-/// [`FromSqliteRow`] for a row type whose fields are named as its columns, as sqlx's derived
-/// `FromRow` reads them; a field left out does not compile.
-macro_rules! from_sqlite_columns {
-    ($row_type:ident { $($field:ident),+ $(,)? }) => {
-        impl FromSqliteRow for $row_type {
-            fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
-                Ok($row_type {
-                    $($field: row.get(stringify!($field))?),+
-                })
-            }
-        }
-    };
 }
 
 from_sqlite_columns!(AccountRow {
@@ -875,10 +839,10 @@ pub async fn quote(
 }
 
 /// Takes the household's lock: the first statement of every permit-changing transaction.
-async fn lock_household(conn: &mut AnyConnection, household_key: &str) -> Result<()> {
+async fn lock_household(conn: &mut impl Queries, household_key: &str) -> Result<()> {
     // One statement, not an insert then an update: each statement is a round trip to the
     // database (on SQLite a hop to sqlx's connection thread) while the writers' turn is held.
-    sqlx::query(
+    query(
         "INSERT INTO households (household_key, version) VALUES ($1, 1) \
          ON CONFLICT (household_key) DO UPDATE SET version = households.version + 1",
     )
@@ -898,16 +862,16 @@ pub async fn fail_expired_payments_in_turn(state: &AppState, now: DateTime<Utc>)
     Ok(failed)
 }
 
-async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>) -> Result<u64> {
+async fn fail_expired_payments(conn: &mut impl Queries, now: DateTime<Utc>) -> Result<u64> {
     let now_ms = millis(now);
-    sqlx::query(
+    query(
         "UPDATE permits SET state = 'payment_failed', updated_at = $1 WHERE state = 'awaiting_payment' \
          AND id IN (SELECT permit_id FROM payments WHERE status = 'created' AND expires_at <= $1)",
     )
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    let done = sqlx::query(
+    let done = query(
         "UPDATE payments SET status = 'failed', completed_at = $1, failure_reason = $2 \
          WHERE status = 'created' AND expires_at <= $1",
     )
@@ -917,17 +881,17 @@ async fn fail_expired_payments(conn: &mut AnyConnection, now: DateTime<Utc>) -> 
     )
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected())
+    Ok(done)
 }
 
 async fn add_event(
-    conn: &mut AnyConnection,
+    conn: &mut impl Queries,
     permit_id: &str,
     at: DateTime<Utc>,
     kind: &str,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO permit_events (id, permit_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(new_id())
@@ -965,7 +929,7 @@ struct NewPermit<'a> {
 /// Inserts the permit (active at once when free) and, when there is something to pay, its
 /// payment. Returns the permit id and the payment id.
 async fn insert_permit(
-    conn: &mut AnyConnection,
+    conn: &mut impl Queries,
     new: NewPermit<'_>,
     now: DateTime<Utc>,
 ) -> Result<(String, Option<String>)> {
@@ -977,7 +941,7 @@ async fn insert_permit(
     } else {
         PermitState::AwaitingPayment
     };
-    let inserted = sqlx::query(
+    let inserted = query(
         "INSERT INTO permits (id, reference, account_id, permit_type, registration, address_line1, \
          address_street, address_town, address_postcode, household_key, zone_code, zone_name, starts_on, \
          expires_on, state, price_pence, renewal_of, carer_evidence, created_at, updated_at) \
@@ -1034,7 +998,7 @@ async fn insert_permit(
         return Ok((id, None));
     }
     let payment_id = new_id();
-    sqlx::query(
+    query(
         "INSERT INTO payments (id, permit_id, account_id, amount_pence, status, page_token, return_url, \
          created_at, expires_at) VALUES ($1, $2, $3, $4, 'created', $5, $6, $7, $8)",
     )
@@ -1098,7 +1062,7 @@ pub async fn buy(state: &AppState, account: &AccountRow, req: &PermitRequest) ->
     // A permit awaiting a payment whose page has closed does not count: its payment is failed
     // by the next read or sweep, not here, which would cost this turn two more statements.
     let today_text = date_text(today);
-    let current: i64 = sqlx::query_scalar(
+    let current: i64 = query_scalar(
         "SELECT COUNT(*) FROM permits p WHERE p.household_key = $1 AND p.permit_type = $2 \
          AND p.state IN ('awaiting_payment', 'active') AND p.starts_on <= $3 AND p.expires_on >= $3 \
          AND (p.state = 'active' OR EXISTS (SELECT 1 FROM payments y WHERE y.permit_id = p.id \
@@ -1108,7 +1072,7 @@ pub async fn buy(state: &AppState, account: &AccountRow, req: &PermitRequest) ->
     .bind(p.terms.permit_type.code())
     .bind(&today_text)
     .bind(millis(now))
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut tx)
     .await?;
     check_household_limit(&p.terms, u32::try_from(current).unwrap_or(u32::MAX))?;
     let (permit_id, payment_id) = insert_permit(
@@ -1149,11 +1113,11 @@ pub async fn change_registration(
             "This permit is already for {registration}. Enter the new registration number."
         )));
     }
-    sqlx::query("UPDATE permits SET registration = $1, updated_at = $2 WHERE id = $3")
+    query("UPDATE permits SET registration = $1, updated_at = $2 WHERE id = $3")
         .bind(registration.as_str())
         .bind(millis(now))
         .bind(&row.id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     add_event(
         &mut tx,
@@ -1187,12 +1151,12 @@ pub async fn renew(
         )));
     }
     // A renewal already waiting for payment is handed back, not duplicated.
-    let pending: Option<(String, String)> = sqlx::query_as(
+    let pending: Option<(String, String)> = query_as(
         "SELECT p.id, y.id FROM permits p JOIN payments y ON y.permit_id = p.id \
          WHERE p.renewal_of = $1 AND p.state = 'awaiting_payment' AND y.status = 'created'",
     )
     .bind(&row.id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut tx)
     .await?;
     if let Some((pending_permit, pending_payment)) = pending {
         tx.commit().await?;
@@ -1306,7 +1270,7 @@ pub async fn cancel(
             )));
         }
     }
-    sqlx::query(
+    query(
         "UPDATE permits SET state = $1, refund_pence = $2, cancelled_on = $3, updated_at = $4 WHERE id = $5",
     )
     .bind(state_code(new_state))
@@ -1314,15 +1278,15 @@ pub async fn cancel(
     .bind(date_text(today))
     .bind(millis(now))
     .bind(&row.id)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     withdraw_unpaid_renewal(&mut tx, &row.id, now).await?;
     let paid_with: Option<String> =
-        sqlx::query_scalar("SELECT id FROM payments WHERE permit_id = $1 AND status = 'succeeded'")
+        query_scalar("SELECT id FROM payments WHERE permit_id = $1 AND status = 'succeeded'")
             .bind(&row.id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
-    sqlx::query(
+    query(
         "INSERT INTO refunds (id, permit_id, payment_id, amount_pence, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(new_id())
@@ -1330,7 +1294,7 @@ pub async fn cancel(
     .bind(paid_with)
     .bind(refund.pence())
     .bind(millis(now))
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     add_event(
         &mut tx,
@@ -1356,19 +1320,18 @@ pub async fn cancel(
 /// never issued, even if its payment page is still open. A renewal already paid is a permit of
 /// its own and is kept; the resident can cancel it separately.
 async fn withdraw_unpaid_renewal(
-    conn: &mut AnyConnection,
+    conn: &mut impl Queries,
     permit_id: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let unpaid: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM permits WHERE renewal_of = $1 AND state = 'awaiting_payment'",
-    )
-    .bind(permit_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let unpaid: Vec<String> =
+        query_scalar("SELECT id FROM permits WHERE renewal_of = $1 AND state = 'awaiting_payment'")
+            .bind(permit_id)
+            .fetch_all(&mut *conn)
+            .await?;
     let reason = "The permit this renewal was for was cancelled, so the renewal was withdrawn and nothing was taken.";
     for renewal in unpaid {
-        sqlx::query(
+        query(
             "UPDATE payments SET status = 'failed', completed_at = $1, failure_reason = $2 \
              WHERE permit_id = $3 AND status = 'created'",
         )
@@ -1378,7 +1341,7 @@ async fn withdraw_unpaid_renewal(
         .execute(&mut *conn)
         .await?;
         let failed = PermitState::AwaitingPayment.apply(PermitEvent::PaymentFailed)?;
-        sqlx::query("UPDATE permits SET state = $1, updated_at = $2 WHERE id = $3")
+        query("UPDATE permits SET state = $1, updated_at = $2 WHERE id = $3")
             .bind(state_code(failed))
             .bind(millis(now))
             .bind(&renewal)
@@ -1442,7 +1405,7 @@ pub async fn complete_payment(
         CardOutcome::Approved { last4 } => ("succeeded", None, Some(last4.as_str())),
         CardOutcome::Declined { reason } => ("failed", Some(reason.as_str()), None),
     };
-    let updated = sqlx::query(
+    let updated = query(
         "UPDATE payments SET status = $1, failure_reason = $2, card_last4 = $3, completed_at = $4 \
          WHERE id = $5 AND status = 'created' AND expires_at > $4",
     )
@@ -1451,9 +1414,9 @@ pub async fn complete_payment(
     .bind(last4)
     .bind(millis(now))
     .bind(payment_id)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
-    if updated.rows_affected() == 0 {
+    if updated == 0 {
         // Finished already, or its page has closed: then it fails now, with its permit (and any
         // other overdue payment), rather than on the next read. Only then: two statements
         // fewer in the common case's turn.
@@ -1465,11 +1428,11 @@ pub async fn complete_payment(
             CardOutcome::Declined { .. } => PermitEvent::PaymentFailed,
         };
         let new_state = row.state()?.apply(event)?;
-        sqlx::query("UPDATE permits SET state = $1, updated_at = $2 WHERE id = $3")
+        query("UPDATE permits SET state = $1, updated_at = $2 WHERE id = $3")
             .bind(state_code(new_state))
             .bind(millis(now))
             .bind(&row.id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         let amount = Money(payment.amount_pence);
         match (&outcome, &row.renewal_of) {
