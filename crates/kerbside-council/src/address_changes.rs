@@ -189,7 +189,7 @@ fn change_view(
 }
 
 async fn resident_view(state: &AppState, account_id: &str, id: &str) -> Result<AddressChange> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().await?;
     let row = change_of(&mut conn, account_id, id).await?;
     let files = files_of(&mut conn, &row.id).await?;
     change_view(&row, &files, Vec::new())
@@ -232,12 +232,12 @@ pub async fn list_for_resident(
     state: &AppState,
     account: &AccountRow,
 ) -> Result<AddressChangeList> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().await?;
     let rows = query_as::<ChangeRow>(&format!(
         "{CHANGE_SELECT} WHERE account_id = $1 ORDER BY created_at DESC, id"
     ))
     .bind(&account.id)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
     let files = query_as::<FileRow>(
         "SELECT f.id, f.change_id, f.stored_name, f.content_type, f.size_bytes, f.page_number, \
@@ -245,7 +245,7 @@ pub async fn list_for_resident(
          WHERE c.account_id = $1 ORDER BY f.page_number",
     )
     .bind(&account.id)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await?;
     drop(conn);
     // Only the latest approved move says which permits to give up: it is the address now.
@@ -336,7 +336,7 @@ pub async fn upload(
 ) -> Result<(bool, AddressChange)> {
     // Refuse before reading anything if the change cannot take a page.
     {
-        let mut conn = state.store.pool().acquire().await?;
+        let mut conn = state.store.reader().await?;
         let row = change_of(&mut conn, &account.id, change_id).await?;
         let status = row.status()?;
         if status != AddressChangeStatus::AwaitingFiles {
@@ -506,7 +506,7 @@ async fn audit(
 }
 
 async fn officer_view_of(state: &AppState, row: ChangeRow) -> Result<OfficerAddressChange> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().await?;
     let files = files_of(&mut conn, &row.id).await?;
     drop(conn);
     let resident = service::account_by_id(state, &row.account_id).await?;
@@ -525,11 +525,11 @@ pub async fn officer_list(
     state: &AppState,
     status: AddressChangeStatus,
 ) -> Result<OfficerAddressChangeList> {
-    let rows = sqlx::query_as::<_, ChangeRow>(&format!(
+    let rows = query_as::<ChangeRow>(&format!(
         "{CHANGE_SELECT} WHERE status = $1 ORDER BY submitted_at, created_at, id LIMIT 500"
     ))
     .bind(status.code())
-    .fetch_all(state.store.pool())
+    .fetch_all(&mut state.store.reader().await?)
     .await?;
     let mut changes = Vec::with_capacity(rows.len());
     for row in rows {
@@ -542,7 +542,7 @@ pub async fn officer_list(
 }
 
 pub async fn officer_get(state: &AppState, change_id: &str) -> Result<OfficerAddressChange> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().await?;
     let row = change_by_id(&mut conn, change_id).await?;
     drop(conn);
     officer_view_of(state, row).await
@@ -554,13 +554,12 @@ pub async fn officer_file(
     change_id: &str,
     file_id: &str,
 ) -> Result<(FileRow, PathBuf)> {
-    let row =
-        sqlx::query_as::<_, FileRow>(&format!("{FILE_SELECT} WHERE id = $1 AND change_id = $2"))
-            .bind(file_id)
-            .bind(change_id)
-            .fetch_optional(state.store.pool())
-            .await?
-            .ok_or_else(|| Error::NotFound("There is no such page of evidence.".into()))?;
+    let row = query_as::<FileRow>(&format!("{FILE_SELECT} WHERE id = $1 AND change_id = $2"))
+        .bind(file_id)
+        .bind(change_id)
+        .fetch_optional(&mut state.store.reader().await?)
+        .await?
+        .ok_or_else(|| Error::NotFound("There is no such page of evidence.".into()))?;
     let path = state.evidence_dir.join(&row.stored_name);
     Ok((row, path))
 }

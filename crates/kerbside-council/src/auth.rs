@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::service::{self, AccountRow};
-use crate::sql::query;
+use crate::sql::{from_sqlite_columns, query, query_as};
 use crate::store::{from_millis, millis, new_id};
 use crate::AppState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -190,6 +190,8 @@ struct AttemptRow {
     at: i64,
 }
 
+from_sqlite_columns!(AttemptRow { id, at });
+
 fn window() -> Duration {
     Duration::minutes(ATTEMPT_WINDOW_MINUTES)
 }
@@ -234,14 +236,14 @@ async fn recent(
     limit: usize,
 ) -> Result<Vec<AttemptRow>> {
     // `column` is one of two names chosen in this module, never input.
-    Ok(sqlx::query_as::<_, AttemptRow>(&format!(
+    Ok(query_as::<AttemptRow>(&format!(
         "SELECT id, at FROM sign_in_attempts WHERE {column} = $1 AND at > $2 \
          ORDER BY at DESC, id LIMIT $3"
     ))
     .bind(key)
     .bind(since)
     .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
-    .fetch_all(state.store.pool())
+    .fetch_all(&mut state.store.reader().await?)
     .await?)
 }
 

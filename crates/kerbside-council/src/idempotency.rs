@@ -9,7 +9,7 @@
 
 use crate::auth::{self, bearer_token, sha256_hex, CurrentAccount};
 use crate::error::Error;
-use crate::sql::query;
+use crate::sql::{query, query_as};
 use crate::store::millis;
 use crate::{service, AppState};
 use axum::body::{to_bytes, Body};
@@ -152,12 +152,12 @@ async fn reserve(
     if inserted == 1 {
         return Ok(Reservation::New);
     }
-    let (stored_fingerprint, status, body): (String, Option<i64>, Option<String>) = sqlx::query_as(
+    let (stored_fingerprint, status, body): (String, Option<i64>, Option<String>) = query_as(
         "SELECT fingerprint, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
     )
     .bind(scope)
     .bind(key)
-    .fetch_one(state.store.pool())
+    .fetch_one(&mut state.store.reader().await?)
     .await?;
     if stored_fingerprint != fingerprint {
         return Err(Error::Validation(

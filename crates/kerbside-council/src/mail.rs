@@ -11,7 +11,7 @@
 //! email in an outbox folder.
 
 use crate::error::Result;
-use crate::sql::query;
+use crate::sql::{from_sqlite_columns, query, query_as};
 use crate::store::{date_text, millis};
 use crate::AppState;
 use chrono::{Duration, NaiveDate};
@@ -234,6 +234,18 @@ struct DueReminder {
     reminder_email: String,
 }
 
+from_sqlite_columns!(DueReminder {
+    id,
+    reference,
+    permit_type,
+    registration,
+    zone_code,
+    zone_name,
+    expires_on,
+    name,
+    reminder_email,
+});
+
 /// The job's query (one statement; `permits_by_state_expiry` serves the range on `state,
 /// expires_on`). `$1` is today, `$2` the last expiry date whose window has opened.
 pub const DUE_REMINDERS_SQL: &str = "SELECT p.id, p.reference, p.permit_type, p.registration, \
@@ -270,10 +282,10 @@ pub async fn send_expiry_reminders(state: &AppState) -> Result<ReminderRun> {
     let today = uk_local_date(now);
     // renewal_opens_on(expires_on) <= today  <=>  expires_on <= today + RENEWAL_WINDOW_DAYS.
     let last_due = today + Duration::days(RENEWAL_WINDOW_DAYS);
-    let due = sqlx::query_as::<_, DueReminder>(DUE_REMINDERS_SQL)
+    let due = query_as::<DueReminder>(DUE_REMINDERS_SQL)
         .bind(date_text(today))
         .bind(date_text(last_due))
-        .fetch_all(state.store.pool())
+        .fetch_all(&mut state.store.reader().await?)
         .await?;
     let mut run = ReminderRun {
         due: due.len(),

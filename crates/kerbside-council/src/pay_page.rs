@@ -95,7 +95,7 @@ async fn load(state: &AppState, id: &str, token: &str) -> Result<Option<Page>, E
         service::fail_expired_payments_in_turn(state, now).await?;
         payment = service::payment_row(state, id).await?.unwrap_or(payment);
     }
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().await?;
     let permit = service::permit_of(&mut conn, &payment.account_id, &payment.permit_id).await?;
     let registration = kerbside_rules::Registration::parse(&permit.registration)
         .map(|r| r.canonical())

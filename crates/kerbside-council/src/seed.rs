@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::service::{self, NewAccount};
-use crate::sql::query;
+use crate::sql::{query, query_scalar};
 use crate::store::{date_text, millis, new_id};
 use crate::AppState;
 use chrono::{Duration, NaiveDate};
@@ -18,9 +18,9 @@ pub const OFFICER_PASSWORD: &str = "kerbside-officer-2026";
 /// renewal opens in about a month and a Care permit already inside its renewal window, plus a
 /// council officer. Does nothing if the demo resident exists.
 pub async fn seed_demo(state: &AppState) -> Result<bool> {
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE email = $1")
+    let exists: Option<String> = query_scalar("SELECT id FROM accounts WHERE email = $1")
         .bind(DEMO_EMAIL)
-        .fetch_optional(state.store.pool())
+        .fetch_optional(&mut state.store.reader().await?)
         .await?;
     if exists.is_some() {
         return Ok(false);
@@ -178,8 +178,8 @@ mod tests {
         assert!(seed_demo(&state).await.unwrap());
         assert!(!seed_demo(&state).await.unwrap());
         let references: Vec<String> =
-            sqlx::query_scalar("SELECT reference FROM permits ORDER BY reference")
-                .fetch_all(state.store.pool())
+            query_scalar("SELECT reference FROM permits ORDER BY reference")
+                .fetch_all(&mut state.store.reader().await.unwrap())
                 .await
                 .unwrap();
         assert_eq!(references.len(), 2, "{references:?}");

@@ -147,6 +147,19 @@ pub struct PaymentRow {
     pub expires_at: i64,
 }
 
+from_sqlite_columns!(PaymentRow {
+    id,
+    permit_id,
+    account_id,
+    amount_pence,
+    status,
+    page_token,
+    return_url,
+    failure_reason,
+    created_at,
+    expires_at,
+});
+
 const PERMIT_SELECT: &str =
     "SELECT p.id, p.reference, p.account_id, p.permit_type, p.registration, \
     p.address_line1, p.address_street, p.address_town, p.address_postcode, p.household_key, \
@@ -357,9 +370,9 @@ const ACCOUNT_SELECT: &str =
     FROM accounts";
 
 pub async fn account_by_id(state: &AppState, id: &str) -> Result<AccountRow> {
-    sqlx::query_as::<_, AccountRow>(&format!("{ACCOUNT_SELECT} WHERE id = $1"))
+    query_as::<AccountRow>(&format!("{ACCOUNT_SELECT} WHERE id = $1"))
         .bind(id)
-        .fetch_optional(state.store.pool())
+        .fetch_optional(&mut state.store.reader().await?)
         .await?
         .ok_or_else(|| Error::Unauthorised("Your account no longer exists.".into()))
 }
@@ -374,9 +387,9 @@ pub async fn sign_in(
     let (now, _) = today(state);
     let email = req.email.trim().to_lowercase();
     let attempt = auth::begin_attempt(state, &auth::account_key(&email), client).await?;
-    let account = sqlx::query_as::<_, AccountRow>(&format!("{ACCOUNT_SELECT} WHERE email = $1"))
+    let account = query_as::<AccountRow>(&format!("{ACCOUNT_SELECT} WHERE email = $1"))
         .bind(&email)
-        .fetch_optional(state.store.pool())
+        .fetch_optional(&mut state.store.reader().await?)
         .await?;
     let ok = auth::verify_password(
         req.password,
@@ -528,9 +541,9 @@ pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<Acc
                 .fetch_optional_sqlite(conn)
         })?,
         None => {
-            sqlx::query_as::<_, SessionRow>(SESSION_SELECT)
+            query_as::<SessionRow>(SESSION_SELECT)
                 .bind(token_hash)
-                .fetch_optional(state.store.pool())
+                .fetch_optional(&mut state.store.reader().await?)
                 .await?
         }
     };
@@ -638,14 +651,14 @@ async fn permits_and_events(
             ))
         })?);
     }
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().await?;
     let permits = query_as::<PermitRow>(&PERMITS_OF_ACCOUNT)
         .bind(account_id)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await?;
     let events = query_as::<EventRow>(EVENTS_OF_ACCOUNT)
         .bind(account_id)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await?;
     Ok((permits, events))
 }
@@ -690,11 +703,11 @@ async fn permit_and_events(
         })?;
         return Ok((row.ok_or_else(Error::permit_not_found)?, events));
     }
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().await?;
     let row = permit_of(&mut conn, account_id, id).await?;
     let events = query_as::<EventRow>(EVENTS_OF_PERMIT)
         .bind(id)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await?;
     Ok((row, events))
 }
@@ -1236,7 +1249,7 @@ pub async fn refund_quote(
     permit_id: &str,
 ) -> Result<RefundQuote> {
     let (_, today) = today(state);
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().await?;
     let row = permit_of(&mut conn, &account.id, permit_id).await?;
     check_action(row.status(today)?, PermitAction::Cancel)?;
     let (refund, terms) = refund_for(state, &row, today)?;
@@ -1356,9 +1369,9 @@ async fn withdraw_unpaid_renewal(
 
 pub async fn payment_row(state: &AppState, id: &str) -> Result<Option<PaymentRow>> {
     Ok(
-        sqlx::query_as::<_, PaymentRow>(&format!("{PAYMENT_SELECT} WHERE id = $1"))
+        query_as::<PaymentRow>(&format!("{PAYMENT_SELECT} WHERE id = $1"))
             .bind(id)
-            .fetch_optional(state.store.pool())
+            .fetch_optional(&mut state.store.reader().await?)
             .await?,
     )
 }

@@ -88,17 +88,26 @@ impl SqliteReads {
         &self,
         read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        let idle = self.idle().pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => self.open()?,
-        };
+        let mut conn = self.take()?;
         let result = (|| {
             let tx = conn.transaction()?;
             let out = read(&tx)?;
             tx.commit()?;
             Ok(out)
         })();
+        self.give_back(conn);
+        result
+    }
+
+    fn take(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let idle = self.idle().pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self.open(),
+        }
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
         // A connection left inside a transaction would pin its snapshot: close it instead.
         if conn.is_autocommit() {
             let mut idle = self.idle();
@@ -106,7 +115,6 @@ impl SqliteReads {
                 idle.push(conn);
             }
         }
-        result
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
@@ -114,6 +122,72 @@ impl SqliteReads {
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A connection for reads ([`Store::reader`]): on a SQLite file one of the reading connections,
+/// run on the asking thread; otherwise one of the pool's. Each statement reads what was
+/// committed before it began, as on a pool connection: reads that must agree with each other
+/// go through [`SqliteReads::read`] instead.
+pub struct Reader<'s> {
+    inner: ReaderInner<'s>,
+}
+
+enum ReaderInner<'s> {
+    Sqlite {
+        reads: &'s SqliteReads,
+        /// Always `Some` until dropped.
+        conn: Option<rusqlite::Connection>,
+    },
+    Pool(sqlx::pool::PoolConnection<sqlx::Any>),
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let ReaderInner::Sqlite { reads, conn } = &mut self.inner {
+            if let Some(conn) = conn.take() {
+                reads.give_back(conn);
+            }
+        }
+    }
+}
+
+impl Reader<'_> {
+    fn sqlite(&self) -> Option<&rusqlite::Connection> {
+        match &self.inner {
+            ReaderInner::Sqlite { conn, .. } => conn.as_ref(),
+            ReaderInner::Pool(_) => None,
+        }
+    }
+}
+
+impl Queries for Reader<'_> {
+    async fn execute(&mut self, query: Query<'_>) -> Result<u64, sqlx::Error> {
+        match &mut self.inner {
+            ReaderInner::Pool(conn) => Queries::execute(conn, query).await,
+            // Reading connections are query-only: SQLite refuses the write.
+            ReaderInner::Sqlite { .. } => query
+                .execute_sqlite(self.sqlite().expect("an open reader"))
+                .map_err(sqlx_error),
+        }
+    }
+
+    async fn fetch_all<T: Row>(&mut self, query: Query<'_>) -> Result<Vec<T>, sqlx::Error> {
+        if let ReaderInner::Pool(conn) = &mut self.inner {
+            return Queries::fetch_all(conn, query).await;
+        }
+        query
+            .fetch_all_sqlite(self.sqlite().expect("an open reader"))
+            .map_err(sqlx_error)
+    }
+
+    async fn fetch_optional<T: Row>(&mut self, query: Query<'_>) -> Result<Option<T>, sqlx::Error> {
+        if let ReaderInner::Pool(conn) = &mut self.inner {
+            return Queries::fetch_optional(conn, query).await;
+        }
+        query
+            .fetch_optional_sqlite(self.sqlite().expect("an open reader"))
+            .map_err(sqlx_error)
     }
 }
 
@@ -141,8 +215,9 @@ struct Turns {
 /// went to the connection's worker thread and back, two thread switches per statement while
 /// every other writer waited, and the turn's time went mostly on those switches
 /// (docs/BENCHMARKS.md). A statement inside the open transaction only touches SQLite's page
-/// cache; the `COMMIT`, which waits for the disk, leaves the task's thread to the runtime's
-/// other tasks while it waits (see [`off_the_runtime`]).
+/// cache. The `COMMIT` waits for the disk (one fsync, ~0.3 ms here) on the task's thread too:
+/// handing it to a blocking thread (`block_in_place`) measured worse, p99 73 against 59 ms in
+/// the load benchmark's mix (docs/BENCHMARKS.md, fix 19).
 #[derive(Debug)]
 struct Batch {
     file: PathBuf,
@@ -159,18 +234,6 @@ struct Batch {
 /// Writers in one batch at most: bounds the wait of the batch's first writer.
 const MAX_BATCH: usize = 128;
 const SAVEPOINT: &str = "kerbside_writer";
-
-/// Runs `work`, which waits for the disk, without holding up the runtime's other tasks: on a
-/// multi-threaded runtime another thread takes them over meanwhile.
-fn off_the_runtime<R>(work: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
-        }
-        _ => work(),
-    }
-}
 
 impl Batch {
     fn new(file: PathBuf) -> Batch {
@@ -254,7 +317,7 @@ impl Batch {
             return;
         }
         let conn = self.conn();
-        match off_the_runtime(|| conn.execute_batch("COMMIT")) {
+        match conn.execute_batch("COMMIT") {
             Ok(()) => {
                 self.began = false;
                 self.generation += 1;
@@ -562,6 +625,18 @@ impl Store {
         }
     }
 
+    /// A connection for reads (see [`Reader`]).
+    pub async fn reader(&self) -> Result<Reader<'_>, sqlx::Error> {
+        let inner = match self.sqlite_reads() {
+            Some(reads) => ReaderInner::Sqlite {
+                reads,
+                conn: Some(reads.take().map_err(sqlx_error)?),
+            },
+            None => ReaderInner::Pool(self.pool.acquire().await?),
+        };
+        Ok(Reader { inner })
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -756,11 +831,10 @@ mod tests {
             .await
             .expect("a dropped transaction hands the turn on")
             .unwrap();
-        let count: i64 =
-            query_scalar("SELECT COUNT(*) FROM turns WHERE writer = 'abandoned'")
-                .fetch_one(&mut next)
-                .await
-                .unwrap();
+        let count: i64 = query_scalar("SELECT COUNT(*) FROM turns WHERE writer = 'abandoned'")
+            .fetch_one(&mut next)
+            .await
+            .unwrap();
         assert_eq!(count, 0);
         next.rollback().await.unwrap();
     }
