@@ -111,7 +111,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     if parts.status.is_server_error() {
         // Nothing was committed; let a retry run again.
         release(&state, &scope, &key).await;
-    } else if let Err(e) = record(&state, &scope, &key, parts.status, &body).await {
+    } else if let Err(e) = record(&state, &scope, &key, &fingerprint, parts.status, &body).await {
         tracing::error!(error = %e, "could not record idempotent response");
     }
     Response::from_parts(parts, Body::from(body))
@@ -136,9 +136,14 @@ async fn reserve(
     fingerprint: &str,
 ) -> Result<Reservation, Error> {
     let now = millis(state.clock.now());
+    // A new key need not be committed before the request runs: the request's own writes and
+    // the recorded answer commit after it (SQLite commits in order), and nothing is answered
+    // before the recorded answer is committed. Should the key's batch fail, `record` writes
+    // the key again with the answer. A key already there may still be in the open batch, so a
+    // repeat waits for the commit before it reads the key through another connection.
     let inserted = state
         .store
-        .execute_write(
+        .execute_write_then(
             query(
                 "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (scope, key) DO NOTHING",
@@ -147,6 +152,7 @@ async fn reserve(
             .bind(key)
             .bind(fingerprint)
             .bind(now),
+            |inserted| inserted != 1,
         )
         .await?;
     if inserted == 1 {
@@ -187,6 +193,7 @@ async fn record(
     state: &AppState,
     scope: &str,
     key: &str,
+    fingerprint: &str,
     status: StatusCode,
     body: &[u8],
 ) -> Result<(), Error> {
@@ -194,12 +201,16 @@ async fn record(
         .store
         .execute_write(
             query(
-                "UPDATE idempotency_keys SET status = $1, body = $2 WHERE scope = $3 AND key = $4",
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at, status, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (scope, key) DO UPDATE SET status = excluded.status, body = excluded.body",
             )
-            .bind(i64::from(status.as_u16()))
-            .bind(String::from_utf8_lossy(body).into_owned())
             .bind(scope)
-            .bind(key),
+            .bind(key)
+            .bind(fingerprint)
+            .bind(millis(state.clock.now()))
+            .bind(i64::from(status.as_u16()))
+            .bind(String::from_utf8_lossy(body).into_owned()),
         )
         .await?;
     Ok(())

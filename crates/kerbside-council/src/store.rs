@@ -440,27 +440,14 @@ impl Queries for WriteTransaction {
     }
 }
 
-/// A writer that has joined the batch: hands the turn on when others are queued and comes back
-/// to commit if its batch is still open then; commits at once otherwise. On a task of its own,
-/// so a request cancelled while waiting cannot leave its batch open.
+/// A writer that has joined the batch waits here for its outcome (see [`commit_in_turn`]).
 async fn settle(
     turns: Arc<Turns>,
     batch: OwnedMutexGuard<Batch>,
     outcome: oneshot::Receiver<Result<(), String>>,
     generation: u64,
 ) -> Result<(), sqlx::Error> {
-    let hand_on = turns.waiting.load(Ordering::SeqCst) > 0 && batch.members.len() < MAX_BATCH;
-    let committer = tokio::spawn(async move {
-        let mut batch = batch;
-        if hand_on {
-            drop(batch);
-            batch = take_turn(&turns).await;
-            if batch.generation != generation {
-                return; // a later writer committed it
-            }
-        }
-        batch.commit_all();
-    });
+    let committer = commit_in_turn(turns, batch, generation);
     match outcome.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(why)) => Err(sqlx::Error::Protocol(why)),
@@ -471,6 +458,28 @@ async fn settle(
             ))
         }
     }
+}
+
+/// Sees the batch a writer has done its work in committed: hands the turn on when others are
+/// queued and comes back to commit if the batch is still open then; commits at once otherwise.
+/// On a task of its own, so a request cancelled while waiting cannot leave its batch open.
+fn commit_in_turn(
+    turns: Arc<Turns>,
+    batch: OwnedMutexGuard<Batch>,
+    generation: u64,
+) -> tokio::task::JoinHandle<()> {
+    let hand_on = turns.waiting.load(Ordering::SeqCst) > 0 && batch.members.len() < MAX_BATCH;
+    tokio::spawn(async move {
+        let mut batch = batch;
+        if hand_on {
+            drop(batch);
+            batch = take_turn(&turns).await;
+            if batch.generation != generation {
+                return; // a later writer committed it
+            }
+        }
+        batch.commit_all();
+    })
 }
 
 /// Queues for the writers' turn.
@@ -598,8 +607,22 @@ impl Store {
     /// busy handler, which sleeps 1–100 ms (docs/BENCHMARKS.md, fix 15). On SQLite it joins
     /// the writers' batch without a savepoint (one statement, not three): a constraint
     /// violation undoes only the statement; any other failure fails the whole batch.
-    /// Returns the rows the statement changed.
+    /// Returns the rows the statement changed, once they are committed.
     pub async fn execute_write(&self, statement: Query<'_>) -> Result<u64, sqlx::Error> {
+        self.execute_write_then(statement, |_| true).await
+    }
+
+    /// [`Store::execute_write`] for a statement that need not be durable before the writes
+    /// that follow it: on SQLite, unless `wait(rows changed)` asks for the commit, it returns
+    /// once the statement has run, and its batch commits as usual without this caller
+    /// waiting. SQLite commits batches in order, so whatever a later write of the caller's is
+    /// told was committed includes this statement. Before any answer depends on it alone, the
+    /// caller must write again (and wait), or ask `wait` for the commit.
+    pub async fn execute_write_then(
+        &self,
+        statement: Query<'_>,
+        wait: impl FnOnce(u64) -> bool,
+    ) -> Result<u64, sqlx::Error> {
         let Some(turns) = &self.write_turns else {
             let mut conn = self.pool.acquire().await?;
             return conn.execute(statement).await;
@@ -610,9 +633,14 @@ impl Store {
             return Err(sqlx_error(e));
         }
         match statement.execute_sqlite(batch.conn()).map_err(sqlx_error) {
-            Ok(changed) => {
+            Ok(changed) if wait(changed) => {
                 let (outcome, generation) = batch.join();
                 settle(turns.clone(), batch, outcome, generation).await?;
+                Ok(changed)
+            }
+            Ok(changed) => {
+                let generation = batch.generation;
+                commit_in_turn(turns.clone(), batch, generation);
                 Ok(changed)
             }
             // A constraint (an email already registered, say) undoes just the statement in

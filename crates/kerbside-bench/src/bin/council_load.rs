@@ -66,7 +66,7 @@ struct Args {
     #[arg(long, default_value_t = 100_000)]
     background_permits: u64,
     /// Buyer accounts per client (each buys once).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 600)]
     buyers_per_client: usize,
     /// PostgreSQL server for --db postgres (a fresh database is created on it).
     #[arg(
