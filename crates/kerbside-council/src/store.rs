@@ -1138,6 +1138,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_write_not_waited_for_is_committed_all_the_same() {
+        let (_dir, store) = store_with_turns().await;
+        let changed = store
+            .execute_write_then(query("INSERT INTO turns (writer) VALUES ('early')"), |_| {
+                false
+            })
+            .await
+            .unwrap();
+        assert_eq!(changed, 1);
+        // No other write follows: the batch must not be left open.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while read_back(&store, "early") == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the write was committed without anyone waiting for it");
+    }
+
+    #[tokio::test]
+    async fn a_write_waits_for_its_commit_when_its_outcome_asks_for_it() {
+        let (_dir, store) = store_with_turns().await;
+        let insert = "INSERT INTO turns (writer) SELECT 'key' \
+                      WHERE NOT EXISTS (SELECT 1 FROM turns WHERE writer = 'key')";
+        // Both queue behind an open writer, so they share its batch.
+        let first_writer = writer_that_wrote(&store, "first").await;
+        let spawn_insert = |store: &Store| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let inserted = store
+                    .execute_write_then(query(insert), |inserted| inserted != 1)
+                    .await
+                    .unwrap();
+                // Read through another connection at once, with no await in between.
+                (inserted, read_back(&store, "key"))
+            })
+        };
+        let first = spawn_insert(&store);
+        until_queued(&store, 0).await;
+        let repeat = spawn_insert(&store);
+        until_queued(&store, 1).await;
+        first_writer.commit().await.unwrap();
+        // The first insert is not waited for: its row may not be committed when it returns.
+        assert_eq!(first.await.unwrap().0, 1);
+        // The repeat finds that row in the open batch, so it waits for the batch's commit.
+        let (repeated, seen) = repeat.await.unwrap();
+        assert_eq!(repeated, 0);
+        assert_eq!(
+            seen, 1,
+            "the repeat returned before the row it found was committed"
+        );
+    }
+
+    #[tokio::test]
     async fn nothing_can_be_written_through_a_reading_connection() {
         let (_dir, store) = store_with_turns().await;
         let reads = store.sqlite_reads().unwrap();
