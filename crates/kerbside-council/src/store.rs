@@ -1,8 +1,11 @@
-//! The database: one sqlx `Any` pool over SQLite or PostgreSQL, migrated at start-up.
+//! The database: SQLite (a file) or PostgreSQL, migrated at start-up through an sqlx `Any` pool.
 //!
-//! The same portable SQL runs on both (text ids, BIGINT milliseconds, ISO date text), so the
-//! rules and queries exist once. SQLite runs in WAL mode with `synchronous=FULL`, so anything
-//! acknowledged survives power loss.
+//! The same portable SQL runs on both (text ids, BIGINT milliseconds, ISO date text; see
+//! [`crate::sql`]), so the rules and queries exist once. On PostgreSQL statements go through
+//! the pool. On SQLite they go through the store's own rusqlite connections, on the asking
+//! task's thread: one writing connection shared by the writers in turn ([`Batch`]) and
+//! query-only reading connections ([`SqliteReads`], [`Reader`]). SQLite runs in WAL mode with
+//! `synchronous=FULL`, so anything acknowledged survives power loss.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
