@@ -1594,8 +1594,9 @@ mod tests {
         assert_eq!(permit.status, kerbside_rules::PermitStatus::PaymentFailed);
     }
 
-    /// The hottest reads go through SQLite connections of their own (`store::SqliteReads`),
-    /// everything else through sqlx's pool; both must read the same rows. The permits here
+    /// On a SQLite file reads go through connections of their own (`store::SqliteReads`), on
+    /// PostgreSQL through sqlx's pool (with other statements for a permit's history); both
+    /// must read the same rows. The permits here
     /// fill every column the two read by name: a renewal (renewal_of, renewed_by), a cancelled
     /// permit (refund), and, in a second household, one still awaiting its payment (the open
     /// payment's three columns).

@@ -34,20 +34,20 @@ pub struct Store {
     sqlite_file: Option<PathBuf>,
     /// SQLite only: every write takes its turn here, in arrival order, before it touches the
     /// database: transactions through [`Store::begin_write`], single statements (idempotency
-    /// keys, sign-in attempts, sign-out, for example) through [`Store::execute_write`]. SQLite
-    /// lets one connection write at a time and makes the others wait in its busy handler, which
-    /// sleeps 1 to 100 ms between tries, holding a pool connection, while the lock may already
-    /// be free: ~990 sleeps a second in the load benchmark before fixes 13 and 15, none after
-    /// (docs/BENCHMARKS.md). PostgreSQL locks rows, so its writers do not queue.
+    /// keys, sign-in attempts, sign-out, for example) through [`Store::execute_write`], on the
+    /// one writing connection. SQLite lets one connection write at a time and makes the others
+    /// wait in its busy handler, which sleeps 1 to 100 ms between tries while the lock may
+    /// already be free: ~990 sleeps a second in the load benchmark before fixes 13 and 15, none
+    /// after (docs/BENCHMARKS.md). PostgreSQL locks rows, so its writers do not queue.
     ///
     /// The writers in the queue also share commits (group commit, fix 17): see [`Batch`].
     write_turns: Option<Arc<Turns>>,
-    /// SQLite (a file) only: connections of its own for the hottest reads; see [`SqliteReads`].
+    /// SQLite (a file) only: query-only connections of its own for reads; see [`SqliteReads`].
     sqlite_reads: Option<Arc<SqliteReads>>,
 }
 
-/// The hottest reads on SQLite (the session behind every request, a resident's permits) run on
-/// the asking task's own thread, through connections of their own. sqlx runs each SQLite
+/// Reads on SQLite run on the asking task's own thread, through connections of their own (the
+/// hottest since fix 18, every read since fix 19). sqlx runs each SQLite
 /// connection on a thread of its own, sends every statement there and every row back, and
 /// converts each row for its `Any` driver: in the reads benchmark those threads took ~46 % of
 /// the CPU and SQLite itself ~10 % (docs/BENCHMARKS.md, fix 18). A read from SQLite's page
@@ -583,9 +583,8 @@ impl Store {
     }
 
     /// Begins a transaction that writes, once it is this writer's turn (SQLite writers queue in
-    /// arrival order and share commits; see the `write_turns` field). The turn is taken before
-    /// a pool connection, never while holding one: a writer waiting its turn with a connection
-    /// in hand could leave the writer whose turn it is without one.
+    /// arrival order and share the one writing connection and its commits; see the
+    /// `write_turns` field). A writer waiting for its turn holds no connection.
     pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
         let Some(turns) = &self.write_turns else {
             return Ok(WriteTransaction {
@@ -681,7 +680,7 @@ impl Store {
         }
     }
 
-    /// The connections for the hottest reads, on a SQLite file (see [`SqliteReads`]).
+    /// The reading connections, on a SQLite file (see [`SqliteReads`]).
     pub fn sqlite_reads(&self) -> Option<&SqliteReads> {
         self.sqlite_reads.as_deref()
     }
