@@ -8,30 +8,18 @@
 use sqlx::any::AnyRow;
 use std::future::Future;
 
-/// A value bound to a placeholder. A null carries its column's kind: PostgreSQL types the
-/// parameter from it.
+/// A value bound to a placeholder. A null is bound as a text null: PostgreSQL types the
+/// parameter from it, and every nullable column the council binds is text.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
     Int(i64),
     Text(String),
-    Bytes(Vec<u8>),
-    NullInt,
     NullText,
 }
 
 impl From<i64> for Arg {
     fn from(value: i64) -> Arg {
         Arg::Int(value)
-    }
-}
-impl From<i32> for Arg {
-    fn from(value: i32) -> Arg {
-        Arg::Int(value.into())
-    }
-}
-impl From<bool> for Arg {
-    fn from(value: bool) -> Arg {
-        Arg::Int(value.into())
     }
 }
 impl From<String> for Arg {
@@ -49,21 +37,6 @@ impl From<&str> for Arg {
         Arg::Text(value.to_string())
     }
 }
-impl From<Vec<u8>> for Arg {
-    fn from(value: Vec<u8>) -> Arg {
-        Arg::Bytes(value)
-    }
-}
-impl From<&[u8]> for Arg {
-    fn from(value: &[u8]) -> Arg {
-        Arg::Bytes(value.to_vec())
-    }
-}
-impl From<Option<i64>> for Arg {
-    fn from(value: Option<i64>) -> Arg {
-        value.map_or(Arg::NullInt, Arg::Int)
-    }
-}
 impl From<Option<String>> for Arg {
     fn from(value: Option<String>) -> Arg {
         value.map_or(Arg::NullText, Arg::Text)
@@ -79,11 +52,6 @@ impl From<Option<&str>> for Arg {
         value.map_or(Arg::NullText, |v| Arg::Text(v.to_string()))
     }
 }
-impl From<&Option<String>> for Arg {
-    fn from(value: &Option<String>) -> Arg {
-        value.as_ref().into()
-    }
-}
 
 impl rusqlite::ToSql for Arg {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -91,8 +59,7 @@ impl rusqlite::ToSql for Arg {
         Ok(ToSqlOutput::Borrowed(match self {
             Arg::Int(v) => ValueRef::Integer(*v),
             Arg::Text(v) => ValueRef::Text(v.as_bytes()),
-            Arg::Bytes(v) => ValueRef::Blob(v),
-            Arg::NullInt | Arg::NullText => ValueRef::Null,
+            Arg::NullText => ValueRef::Null,
         }))
     }
 }
@@ -120,14 +87,14 @@ impl<'q> Query<'q> {
     }
 
     /// The same statement for sqlx.
-    pub(crate) fn to_sqlx(&self) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    pub(crate) fn into_sqlx(
+        self,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
         let mut statement = sqlx::query(self.sql);
-        for arg in &self.args {
-            statement = match arg.clone() {
+        for arg in self.args {
+            statement = match arg {
                 Arg::Int(v) => statement.bind(v),
                 Arg::Text(v) => statement.bind(v),
-                Arg::Bytes(v) => statement.bind(v),
-                Arg::NullInt => statement.bind(None::<i64>),
                 Arg::NullText => statement.bind(None::<String>),
             };
         }
@@ -334,14 +301,14 @@ pub trait Queries: Send {
 
 impl Queries for sqlx::AnyConnection {
     async fn execute(&mut self, query: Query<'_>) -> Result<u64, sqlx::Error> {
-        Ok(query.to_sqlx().execute(self).await?.rows_affected())
+        Ok(query.into_sqlx().execute(self).await?.rows_affected())
     }
     async fn fetch_all<T: Row>(&mut self, query: Query<'_>) -> Result<Vec<T>, sqlx::Error> {
-        let rows = query.to_sqlx().fetch_all(&mut *self).await?;
+        let rows = query.into_sqlx().fetch_all(&mut *self).await?;
         rows.iter().map(T::from_row).collect()
     }
     async fn fetch_optional<T: Row>(&mut self, query: Query<'_>) -> Result<Option<T>, sqlx::Error> {
-        let row = query.to_sqlx().fetch_optional(&mut *self).await?;
+        let row = query.into_sqlx().fetch_optional(&mut *self).await?;
         row.as_ref().map(T::from_row).transpose()
     }
 }

@@ -74,16 +74,13 @@ impl SqliteReads {
     }
 
     fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
-        use rusqlite::OpenFlags;
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.file,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.execute_batch("PRAGMA query_only = ON")?;
         // A WAL reader waits only while the WAL is being recovered after a crash, or reset.
-        conn.busy_timeout(Duration::from_secs(1))?;
-        conn.set_prepared_statement_cache_capacity(32);
-        Ok(conn)
+        open_sqlite(
+            &self.file,
+            "PRAGMA query_only = ON",
+            Duration::from_secs(1),
+            32,
+        )
     }
 
     /// Runs `read` inside one read transaction, so all it reads comes from one snapshot.
@@ -194,6 +191,25 @@ impl Queries for Reader<'_> {
     }
 }
 
+/// One of the store's own connections to its SQLite file, which `Store::connect` has created
+/// and migrated: `pragmas` run first; `busy` bounds a wait for another connection's lock.
+fn open_sqlite(
+    file: &Path,
+    pragmas: &str,
+    busy: Duration,
+    cached_statements: usize,
+) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch(pragmas)?;
+    conn.busy_timeout(busy)?;
+    conn.set_prepared_statement_cache_capacity(cached_statements);
+    Ok(conn)
+}
+
 /// The writers' queue (SQLite) and the batch its writers share.
 #[derive(Debug)]
 struct Turns {
@@ -254,18 +270,13 @@ impl Batch {
     }
 
     fn open_connection(&self) -> rusqlite::Result<rusqlite::Connection> {
-        use rusqlite::OpenFlags;
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.file,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )?;
         // Only writers outside this store (another process, a test's set-up) can hold the lock.
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.set_prepared_statement_cache_capacity(128);
-        Ok(conn)
+        open_sqlite(
+            &self.file,
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            Duration::from_secs(10),
+            128,
+        )
     }
 
     /// Begins a batch if none is open. `IMMEDIATE` takes the write lock at once, so no
@@ -421,7 +432,7 @@ impl Drop for WriteTransaction {
 impl Queries for WriteTransaction {
     async fn execute(&mut self, query: Query<'_>) -> Result<u64, sqlx::Error> {
         if let Writer::Postgres(tx) = &mut self.inner {
-            return Ok(query.to_sqlx().execute(&mut **tx).await?.rows_affected());
+            return Ok(query.into_sqlx().execute(&mut **tx).await?.rows_affected());
         }
         query.execute_sqlite(self.sqlite()).map_err(sqlx_error)
     }
