@@ -9,8 +9,8 @@
 
 use crate::auth::{self, bearer_token, sha256_hex, CurrentAccount};
 use crate::error::Error;
-use crate::sql::{query, query_as};
-use crate::store::millis;
+use crate::sql::{query, query_as, Queries, Query};
+use crate::store::{self, millis, WriteTransaction};
 use crate::{service, AppState};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -94,27 +94,70 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     if let Some(signed_in) = signed_in {
         request.extensions_mut().insert(signed_in);
     }
-    let outcome = tokio::spawn(async move {
-        let response = next.run(request).await;
-        let (parts, body) = response.into_parts();
-        let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-        (parts, body)
-    })
-    .await;
-    let (parts, body) = match outcome {
-        Ok(done) => done,
+    // The handler, and the answer's recording after it, run on a task of their own: a client
+    // that disconnects (a dropped response) cannot stop them half-way.
+    let handling = {
+        let (state, scope, key) = (state.clone(), scope.clone(), key.clone());
+        tokio::spawn(store::holding_answers(async move {
+            let response = next.run(request).await;
+            let (parts, body) = response.into_parts();
+            let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let held = store::take_held();
+            settle(&state, &scope, &key, &fingerprint, held, parts, body).await
+        }))
+    };
+    match handling.await {
+        Ok((parts, body)) => Response::from_parts(parts, Body::from(body)),
+        // The handler panicked; a transaction it held for its answer was dropped, rolled back.
         Err(join_error) => {
             release(&state, &scope, &key).await;
-            return Error::Internal(format!("handler task failed: {join_error}")).into_response();
+            Error::Internal(format!("handler task failed: {join_error}")).into_response()
+        }
+    }
+}
+
+/// Records the handler's answer with its key, so a repeat gets it back; a server error is not
+/// recorded (nothing was committed, and a retry runs again). When the handler left its
+/// transaction open for the answer ([`WriteTransaction::commit_with_answer`]), the answer is
+/// written in it and both commit at once, or neither does and the resident is told nothing was
+/// changed.
+async fn settle(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+    held: Option<WriteTransaction>,
+    parts: axum::http::response::Parts,
+    body: axum::body::Bytes,
+) -> (axum::http::response::Parts, axum::body::Bytes) {
+    if parts.status.is_server_error() {
+        drop(held);
+        release(state, scope, key).await;
+        return (parts, body);
+    }
+    let answer = answer(state, scope, key, fingerprint, parts.status, &body);
+    let Some(mut transaction) = held else {
+        if let Err(e) = state.store.execute_write(answer).await {
+            tracing::error!(error = %e, "could not record idempotent response");
+        }
+        return (parts, body);
+    };
+    let committed = match transaction.execute(answer).await {
+        Ok(_) => transaction.commit().await,
+        Err(e) => {
+            // Rolled back now: on SQLite it holds the writers' turn, which `release` needs.
+            drop(transaction);
+            Err(e)
         }
     };
-    if parts.status.is_server_error() {
-        // Nothing was committed; let a retry run again.
-        release(&state, &scope, &key).await;
-    } else if let Err(e) = record(&state, &scope, &key, &fingerprint, parts.status, &body).await {
-        tracing::error!(error = %e, "could not record idempotent response");
+    match committed {
+        Ok(()) => (parts, body),
+        Err(e) => {
+            release(state, scope, key).await;
+            let (parts, body) = Error::from(e).into_response().into_parts();
+            (parts, to_bytes(body, usize::MAX).await.unwrap_or_default())
+        }
     }
-    Response::from_parts(parts, Body::from(body))
 }
 
 /// Sign-up and sign-in are the only changes made before signing in; their keys are scoped
@@ -189,31 +232,27 @@ async fn reserve(
     Ok(Reservation::Replay(response))
 }
 
-async fn record(
+/// The statement that records an answer with its key (written again if the key's own batch
+/// failed; see `reserve`).
+fn answer(
     state: &AppState,
     scope: &str,
     key: &str,
     fingerprint: &str,
     status: StatusCode,
     body: &[u8],
-) -> Result<(), Error> {
-    state
-        .store
-        .execute_write(
-            query(
-                "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at, status, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (scope, key) DO UPDATE SET status = excluded.status, body = excluded.body",
-            )
-            .bind(scope)
-            .bind(key)
-            .bind(fingerprint)
-            .bind(millis(state.clock.now()))
-            .bind(i64::from(status.as_u16()))
-            .bind(String::from_utf8_lossy(body).into_owned()),
-        )
-        .await?;
-    Ok(())
+) -> Query<'static> {
+    query(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at, status, body) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (scope, key) DO UPDATE SET status = excluded.status, body = excluded.body",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(millis(state.clock.now()))
+    .bind(i64::from(status.as_u16()))
+    .bind(String::from_utf8_lossy(body).into_owned())
 }
 
 async fn release(state: &AppState, scope: &str, key: &str) {

@@ -1070,18 +1070,69 @@ fn check_return_url(url: Option<&str>) -> Result<Option<&str>> {
     }
 }
 
-async fn purchase_view(
+/// A purchase as its buyer is answered, read inside the write transaction that made it (its
+/// own writes included), before that commits with the answer
+/// ([`WriteTransaction::commit_with_answer`](crate::store::WriteTransaction::commit_with_answer)).
+async fn purchase_view_in(
     state: &AppState,
+    conn: &mut impl Queries,
     account_id: &str,
     permit_id: &str,
     payment_id: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<Purchase> {
-    let permit = permit_view(state, account_id, permit_id).await?;
+    let permit = permit_view_in(state, conn, account_id, permit_id, now).await?;
     let payment = match payment_id {
-        Some(pid) => Some(payment_view(state, account_id, pid).await?),
+        Some(id) => Some(payment_view_in(state, conn, account_id, id, now).await?),
         None => None,
     };
     Ok(Purchase { permit, payment })
+}
+
+/// [`permit_view`] inside a write transaction, as [`purchase_view_in`].
+async fn permit_view_in(
+    state: &AppState,
+    conn: &mut impl Queries,
+    account_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Permit> {
+    let mut row = permit_of(conn, account_id, id).await?;
+    if row.payment_overdue(now) {
+        fail_expired_payments(conn, now).await?;
+        row = permit_of(conn, account_id, id).await?;
+    }
+    let events = query_as::<EventRow>(EVENTS_OF_PERMIT)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    views::permit(state, &row, &events)
+}
+
+/// [`payment_view`] inside a write transaction, as [`purchase_view_in`].
+async fn payment_view_in(
+    state: &AppState,
+    conn: &mut impl Queries,
+    account_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Payment> {
+    let sql = format!("{PAYMENT_SELECT} WHERE id = $1 AND account_id = $2");
+    let payment_of_account = || query_as::<PaymentRow>(&sql).bind(id).bind(account_id);
+    let not_found =
+        || Error::NotFound("No payment with that reference was found on your account.".into());
+    let mut row = payment_of_account()
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(not_found)?;
+    if row.status == "created" && row.expires_at <= millis(now) {
+        fail_expired_payments(conn, now).await?;
+        row = payment_of_account()
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(not_found)?;
+    }
+    Ok(views::payment(state, &row))
 }
 
 pub async fn buy(state: &AppState, account: &AccountRow, req: &PermitRequest) -> Result<Purchase> {
@@ -1123,8 +1174,17 @@ pub async fn buy(state: &AppState, account: &AccountRow, req: &PermitRequest) ->
         now,
     )
     .await?;
-    tx.commit().await?;
-    purchase_view(state, &account.id, &permit_id, payment_id.as_deref()).await
+    let purchase = purchase_view_in(
+        state,
+        &mut tx,
+        &account.id,
+        &permit_id,
+        payment_id.as_deref(),
+        now,
+    )
+    .await?;
+    tx.commit_with_answer().await?;
+    Ok(purchase)
 }
 
 pub async fn change_registration(
@@ -1159,8 +1219,9 @@ pub async fn change_registration(
         &format!("Registration changed from {old} to {registration}."),
     )
     .await?;
-    tx.commit().await?;
-    permit_view(state, &account.id, permit_id).await
+    let permit = permit_view_in(state, &mut tx, &account.id, permit_id, now).await?;
+    tx.commit_with_answer().await?;
+    Ok(permit)
 }
 
 pub async fn renew(
@@ -1191,8 +1252,17 @@ pub async fn renew(
     .fetch_optional(&mut tx)
     .await?;
     if let Some((pending_permit, pending_payment)) = pending {
-        tx.commit().await?;
-        return purchase_view(state, &account.id, &pending_permit, Some(&pending_payment)).await;
+        let purchase = purchase_view_in(
+            state,
+            &mut tx,
+            &account.id,
+            &pending_permit,
+            Some(&pending_payment),
+            now,
+        )
+        .await?;
+        tx.commit_with_answer().await?;
+        return Ok(purchase);
     }
     check_action(status, PermitAction::Renew)?;
     let terms = state
@@ -1238,8 +1308,17 @@ pub async fn renew(
     if payment_id.is_none() {
         add_event(&mut tx, &row.id, now, "renewed", &renewed_detail(&next)).await?;
     }
-    tx.commit().await?;
-    purchase_view(state, &account.id, &new_id, payment_id.as_deref()).await
+    let purchase = purchase_view_in(
+        state,
+        &mut tx,
+        &account.id,
+        &new_id,
+        payment_id.as_deref(),
+        now,
+    )
+    .await?;
+    tx.commit_with_answer().await?;
+    Ok(purchase)
 }
 
 fn renewed_detail(next: &Term) -> String {
@@ -1339,8 +1418,8 @@ pub async fn cancel(
         ),
     )
     .await?;
-    tx.commit().await?;
-    let permit = permit_view(state, &account.id, permit_id).await?;
+    let permit = permit_view_in(state, &mut tx, &account.id, permit_id, now).await?;
+    tx.commit_with_answer().await?;
     Ok(Cancellation {
         permit,
         refund_pence: refund.pence(),

@@ -10,6 +10,8 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
+use std::cell::RefCell;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -398,6 +400,27 @@ impl WriteTransaction {
         }
     }
 
+    /// Commits; or, while a request with an Idempotency-Key is being handled
+    /// ([`holding_answers`]), leaves the transaction open so that the request's recorded answer
+    /// is written in it and commits with it ([`take_held`]). The action and its answer then
+    /// cost one turn and one commit instead of two of each, and neither is ever committed
+    /// without the other (docs/BENCHMARKS.md, fix 21). The caller must have read everything it
+    /// answers with already, through this transaction: a read through [`Store::reader`] after
+    /// this does not see these writes until they are committed.
+    pub async fn commit_with_answer(self) -> Result<(), sqlx::Error> {
+        let mut unheld = Some(self);
+        let _outside_a_keyed_request = HELD.try_with(|held| {
+            let mut held = held.borrow_mut();
+            if held.is_none() {
+                *held = unheld.take();
+            }
+        });
+        match unheld {
+            Some(transaction) => transaction.commit().await,
+            None => Ok(()),
+        }
+    }
+
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         // Undone when dropped, at once and whole: no cancellation can stop it half way.
         drop(self);
@@ -471,6 +494,35 @@ async fn settle(
                 "the batch ended without an outcome".into(),
             ))
         }
+    }
+}
+
+tokio::task_local! {
+    /// The transaction a keyed request's handler ended with
+    /// [`WriteTransaction::commit_with_answer`], open until its answer is written in it.
+    static HELD: RefCell<Option<WriteTransaction>>;
+}
+
+/// Runs a keyed request's handler so that a transaction it ends with
+/// [`WriteTransaction::commit_with_answer`] is held open for its answer; the same task takes
+/// it back with [`take_held`] (dropped unclaimed, it rolls back).
+pub async fn holding_answers<F: Future>(handler: F) -> F::Output {
+    HELD.scope(RefCell::new(None), handler).await
+}
+
+/// The transaction held for this task's answer, if its handler left one.
+pub fn take_held() -> Option<WriteTransaction> {
+    HELD.try_with(|held| held.borrow_mut().take())
+        .ok()
+        .flatten()
+}
+
+/// A held transaction commits before its task writes anything else: on SQLite it holds the
+/// writers' turn, which the next write would otherwise wait for forever.
+async fn commit_held() -> Result<(), sqlx::Error> {
+    match take_held() {
+        Some(held) => held.commit().await,
+        None => Ok(()),
     }
 }
 
@@ -597,6 +649,7 @@ impl Store {
     /// arrival order and share the one writing connection and its commits; see the
     /// `write_turns` field). A writer waiting for its turn holds no connection.
     pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
+        commit_held().await?;
         let Some(turns) = &self.write_turns else {
             return Ok(WriteTransaction {
                 inner: Writer::Postgres(self.pool.begin().await?),
@@ -636,6 +689,7 @@ impl Store {
         statement: Query<'_>,
         wait: impl FnOnce(u64) -> bool,
     ) -> Result<u64, sqlx::Error> {
+        commit_held().await?;
         let Some(turns) = &self.write_turns else {
             let mut conn = self.pool.acquire().await?;
             return conn.execute(statement).await;
@@ -1219,5 +1273,83 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 0);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_held_for_its_answer_commits_with_the_answer_and_not_before() {
+        let (_dir, store) = store_with_turns().await;
+        let s = store.clone();
+        holding_answers(async move {
+            let action = writer_that_wrote(&s, "action").await;
+            action.commit_with_answer().await.unwrap();
+            assert_eq!(read_back(&s, "action"), 0, "committed before its answer");
+            let mut held = take_held().expect("the action's transaction is held");
+            query("INSERT INTO turns (writer) VALUES ('answer')")
+                .execute(&mut held)
+                .await
+                .unwrap();
+            held.commit().await.unwrap();
+        })
+        .await;
+        assert_eq!(read_back(&store, "action"), 1);
+        assert_eq!(read_back(&store, "answer"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_held_transaction_whose_answer_is_never_written_is_rolled_back() {
+        let (_dir, store) = store_with_turns().await;
+        let s = store.clone();
+        holding_answers(async move {
+            let action = writer_that_wrote(&s, "action").await;
+            action.commit_with_answer().await.unwrap();
+            drop(take_held());
+        })
+        .await;
+        // The turn was given back: another writer gets it.
+        writer_that_wrote(&store, "next")
+            .await
+            .commit()
+            .await
+            .unwrap();
+        assert_eq!(read_back(&store, "action"), 0);
+        assert_eq!(read_back(&store, "next"), 1);
+    }
+
+    #[tokio::test]
+    async fn outside_a_keyed_request_a_commit_with_answer_commits_at_once() {
+        let (_dir, store) = store_with_turns().await;
+        let action = writer_that_wrote(&store, "action").await;
+        action.commit_with_answer().await.unwrap();
+        assert_eq!(read_back(&store, "action"), 1);
+        assert!(take_held().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_write_after_a_held_transaction_commits_it_first_instead_of_waiting_forever() {
+        let (_dir, store) = store_with_turns().await;
+        let s = store.clone();
+        holding_answers(async move {
+            writer_that_wrote(&s, "first")
+                .await
+                .commit_with_answer()
+                .await
+                .unwrap();
+            let second = tokio::time::timeout(Duration::from_secs(5), s.begin_write())
+                .await
+                .expect("the second write waited for the turn its own task held")
+                .unwrap();
+            assert_eq!(read_back(&s, "first"), 1);
+            assert!(take_held().is_none());
+            drop(second);
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                s.execute_write(query("INSERT INTO turns (writer) VALUES ('third')")),
+            )
+            .await
+            .expect("a single statement after a commit waits for no held turn")
+            .unwrap();
+        })
+        .await;
+        assert_eq!(read_back(&store, "third"), 1);
     }
 }

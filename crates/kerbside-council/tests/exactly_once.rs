@@ -469,3 +469,74 @@ async fn on_postgres_a_purchase_whose_answers_were_all_lost_can_still_be_paid_th
             .await;
     eprintln!("lost purchase paid through the permit (PostgreSQL): {faults} answers lost");
 }
+
+/// A purchase and the answer recorded under its key commit together: when the answer cannot be
+/// recorded, the purchase is undone too, the resident is told nothing was changed, and the same
+/// key, sent again once the council can record answers, buys the permit once.
+async fn a_purchase_whose_answer_cannot_be_recorded_is_undone_and_the_same_key_buys_later(db: Db) {
+    let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
+    let token = council.resident("careful@example.org").await;
+    // Recording an answer updates the key's reserved row; a trigger refuses that update.
+    let refuse_answers: &[&str] = match db {
+        Db::Sqlite => &[
+            "CREATE TRIGGER refuse_answers BEFORE UPDATE OF status ON idempotency_keys \
+             WHEN NEW.status IS NOT NULL BEGIN SELECT RAISE(ABORT, 'answers refused'); END",
+        ],
+        Db::Postgres => &[
+            "CREATE FUNCTION refuse_answers() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'answers refused'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_answers BEFORE UPDATE OF status ON idempotency_keys \
+             FOR EACH ROW WHEN (NEW.status IS NOT NULL) EXECUTE FUNCTION refuse_answers()",
+        ],
+    };
+    let pool = council.server.state.store.pool();
+    for statement in refuse_answers {
+        sqlx::query(statement).execute(pool).await.unwrap();
+    }
+    let key = key();
+    let error = council
+        .client
+        .buy(&token, &visitor("AB12CDE"), &key)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Internal, "{error:?}");
+    assert!(error.to_string().contains("nothing was changed"), "{error}");
+    assert_eq!(count(&council, "SELECT COUNT(*) FROM permits").await, 0);
+    assert_eq!(count(&council, "SELECT COUNT(*) FROM payments").await, 0);
+
+    sqlx::query("DROP TRIGGER refuse_answers ON idempotency_keys")
+        .execute(pool)
+        .await
+        .or(sqlx::query("DROP TRIGGER refuse_answers")
+            .execute(pool)
+            .await)
+        .unwrap();
+    let bought = council
+        .client
+        .buy(&token, &visitor("AB12CDE"), &key)
+        .await
+        .unwrap();
+    let again = council
+        .client
+        .buy(&token, &visitor("AB12CDE"), &key)
+        .await
+        .unwrap();
+    assert_eq!(again.permit.id, bought.permit.id);
+    assert_eq!(count(&council, "SELECT COUNT(*) FROM permits").await, 1);
+    assert_eq!(count(&council, "SELECT COUNT(*) FROM payments").await, 1);
+    council.server.stop().await;
+}
+
+#[tokio::test]
+async fn on_sqlite_a_purchase_whose_answer_cannot_be_recorded_is_undone_and_the_same_key_buys_later(
+) {
+    a_purchase_whose_answer_cannot_be_recorded_is_undone_and_the_same_key_buys_later(Db::Sqlite)
+        .await;
+}
+
+#[tokio::test]
+async fn on_postgres_a_purchase_whose_answer_cannot_be_recorded_is_undone_and_the_same_key_buys_later(
+) {
+    a_purchase_whose_answer_cannot_be_recorded_is_undone_and_the_same_key_buys_later(Db::Postgres)
+        .await;
+}
