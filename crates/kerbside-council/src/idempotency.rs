@@ -2,8 +2,11 @@
 //!
 //! The first request with a key reserves it (a row with no answer yet), runs, and stores its
 //! answer; a retry with the same key and the same request gets that answer back without running
-//! again; the same key with a different request is refused. The handler runs on its own task,
-//! so a client that disconnects mid-request (a dropped response) cannot cancel it half-way.
+//! again; the same key with a different request is refused. A handler that writes leaves its
+//! transaction open for the answer (`WriteTransaction::commit_with_answer`), so the action and
+//! its recorded answer commit together. The handler and the recording run on a task of their
+//! own, so a client that disconnects mid-request (a dropped response) cannot cancel them
+//! half-way.
 //! Keys are scoped to the signed-in account (or to sign-up), so one resident's keys never
 //! collide with another's.
 
