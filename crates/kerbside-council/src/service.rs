@@ -778,11 +778,20 @@ from_sqlite_columns!(EventRow {
 });
 
 impl FromSqliteRow for SessionRow {
-    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+    type Columns = (usize, usize, <AccountRow as FromSqliteRow>::Columns);
+    fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Self::Columns> {
+        Ok((
+            statement.column_index("session_expires_at")?,
+            statement.column_index("session_revoked_at")?,
+            AccountRow::columns(statement)?,
+        ))
+    }
+    fn from_sqlite(row: &rusqlite::Row, columns: &Self::Columns) -> rusqlite::Result<Self> {
+        let (expires_at, revoked_at, account) = columns;
         Ok(SessionRow {
-            session_expires_at: row.get("session_expires_at")?,
-            session_revoked_at: row.get("session_revoked_at")?,
-            account: AccountRow::from_sqlite(row)?,
+            session_expires_at: row.get(*expires_at)?,
+            session_revoked_at: row.get(*revoked_at)?,
+            account: AccountRow::from_sqlite(row, account)?,
         })
     }
 }

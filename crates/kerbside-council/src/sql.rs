@@ -137,10 +137,11 @@ impl<'q> Query<'q> {
         conn: &rusqlite::Connection,
     ) -> rusqlite::Result<Vec<T>> {
         let mut statement = self.prepare(conn)?;
+        let columns = T::columns(&statement)?;
         let mut rows = statement.raw_query();
         let mut all = Vec::new();
         while let Some(row) = rows.next()? {
-            all.push(T::from_sqlite(row)?);
+            all.push(T::from_sqlite(row, &columns)?);
         }
         Ok(all)
     }
@@ -150,8 +151,11 @@ impl<'q> Query<'q> {
         conn: &rusqlite::Connection,
     ) -> rusqlite::Result<Option<T>> {
         let mut statement = self.prepare(conn)?;
+        let columns = T::columns(&statement)?;
         let mut rows = statement.raw_query();
-        rows.next()?.map(T::from_sqlite).transpose()
+        rows.next()?
+            .map(|row| T::from_sqlite(row, &columns))
+            .transpose()
     }
 }
 
@@ -234,13 +238,22 @@ where
 
 /// A row read through rusqlite, by column name as sqlx's `FromRow` reads the same row.
 pub trait FromSqliteRow: Sized {
-    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self>;
+    /// Where the row's values are among a statement's columns, found once per statement:
+    /// rusqlite finds a column by name by comparing it with every column's name, and done for
+    /// each field of each row that cost ~3 % of the council's CPU (docs/BENCHMARKS.md, fix 22).
+    type Columns;
+    fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Self::Columns>;
+    fn from_sqlite(row: &rusqlite::Row, columns: &Self::Columns) -> rusqlite::Result<Self>;
 }
 
 macro_rules! tuple_from_sqlite_row {
     ($($name:ident $index:tt),+) => {
         impl<$($name: rusqlite::types::FromSql),+> FromSqliteRow for ($($name,)+) {
-            fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+            type Columns = ();
+            fn columns(_: &rusqlite::Statement) -> rusqlite::Result<()> {
+                Ok(())
+            }
+            fn from_sqlite(row: &rusqlite::Row, _: &()) -> rusqlite::Result<Self> {
                 Ok(($(row.get::<_, $name>($index)?,)+))
             }
         }
@@ -256,9 +269,16 @@ tuple_from_sqlite_row!(A 0, B 1, C 2, D 3);
 macro_rules! from_sqlite_columns {
     ($row_type:ident { $($field:ident),+ $(,)? }) => {
         impl $crate::sql::FromSqliteRow for $row_type {
-            fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+            /// Each field's column, in the order the fields are listed.
+            type Columns = Vec<usize>;
+            fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Vec<usize>> {
+                Ok(vec![$(statement.column_index(stringify!($field))?),+])
+            }
+            fn from_sqlite(row: &rusqlite::Row, columns: &Vec<usize>) -> rusqlite::Result<Self> {
+                // Struct fields are initialised in the order written: the listed order.
+                let mut column = columns.iter().copied();
                 Ok($row_type {
-                    $($field: row.get(stringify!($field))?),+
+                    $($field: row.get(column.next().expect("a column per field"))?),+
                 })
             }
         }
@@ -410,6 +430,41 @@ mod tests {
         )
         .unwrap();
         conn
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Named {
+        id: String,
+        n: i64,
+        note: Option<String>,
+    }
+    from_sqlite_columns!(Named { id, n, note });
+
+    #[test]
+    fn a_row_type_takes_each_field_from_its_own_column_whatever_the_order_of_the_select() {
+        let conn = conn();
+        for (id, n, note) in [("a", 1, None), ("b", 2, Some("two"))] {
+            query("INSERT INTO t (id, n, note) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(n)
+                .bind(note)
+                .execute_sqlite(&conn)
+                .unwrap();
+        }
+        let rows: Vec<Named> = query("SELECT note, id, n FROM t ORDER BY id")
+            .fetch_all_sqlite(&conn)
+            .unwrap();
+        let expected = |id: &str, n, note: Option<&str>| Named {
+            id: id.into(),
+            n,
+            note: note.map(String::from),
+        };
+        assert_eq!(
+            rows,
+            [expected("a", 1, None), expected("b", 2, Some("two"))]
+        );
+        let missing = query("SELECT id, n FROM t").fetch_all_sqlite::<Named>(&conn);
+        assert!(missing.is_err(), "a column missing: {missing:?}");
     }
 
     #[test]
