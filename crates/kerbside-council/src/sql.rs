@@ -272,7 +272,12 @@ macro_rules! from_sqlite_columns {
             /// Each field's column, in the order the fields are listed.
             type Columns = Vec<usize>;
             fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Vec<usize>> {
-                Ok(vec![$(statement.column_index(stringify!($field))?),+])
+                let mut position = 0..;
+                Ok(vec![$($crate::sql::column_of(
+                    statement,
+                    stringify!($field),
+                    position.next().expect("endless"),
+                )?),+])
             }
             fn from_sqlite(row: &rusqlite::Row, columns: &Vec<usize>) -> rusqlite::Result<Self> {
                 // Struct fields are initialised in the order written: the listed order.
@@ -285,6 +290,19 @@ macro_rules! from_sqlite_columns {
     };
 }
 pub(crate) use from_sqlite_columns;
+
+/// The column named `name`, looked for first where the field's own position would put it (the
+/// council's `SELECT`s mostly list columns in their row type's order), then among all columns.
+pub fn column_of(
+    statement: &rusqlite::Statement,
+    name: &str,
+    expected: usize,
+) -> rusqlite::Result<usize> {
+    if expected < statement.column_count() && statement.column_name(expected)? == name {
+        return Ok(expected);
+    }
+    statement.column_index(name)
+}
 
 /// A row type both paths can read.
 pub trait Row: FromSqliteRow + for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin {}
@@ -463,6 +481,10 @@ mod tests {
             rows,
             [expected("a", 1, None), expected("b", 2, Some("two"))]
         );
+        let in_order: Vec<Named> = query("SELECT id, n, note FROM t ORDER BY id")
+            .fetch_all_sqlite(&conn)
+            .unwrap();
+        assert_eq!(in_order, rows);
         let missing = query("SELECT id, n FROM t").fetch_all_sqlite::<Named>(&conn);
         assert!(missing.is_err(), "a column missing: {missing:?}");
     }
