@@ -271,13 +271,15 @@ macro_rules! from_sqlite_columns {
         impl $crate::sql::FromSqliteRow for $row_type {
             /// Each field's column, in the order the fields are listed.
             type Columns = Vec<usize>;
+            // The last field's `after` is never read.
+            #[allow(unused_assignments)]
             fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Vec<usize>> {
-                let mut position = 0..;
-                Ok(vec![$($crate::sql::column_of(
-                    statement,
-                    stringify!($field),
-                    position.next().expect("endless"),
-                )?),+])
+                let mut after = 0;
+                Ok(vec![$({
+                    let column = $crate::sql::column_of(statement, stringify!($field), after)?;
+                    after = column + 1;
+                    column
+                }),+])
             }
             fn from_sqlite(row: &rusqlite::Row, columns: &Vec<usize>) -> rusqlite::Result<Self> {
                 // Struct fields are initialised in the order written: the listed order.
@@ -291,15 +293,18 @@ macro_rules! from_sqlite_columns {
 }
 pub(crate) use from_sqlite_columns;
 
-/// The column named `name`, looked for first where the field's own position would put it (the
-/// council's `SELECT`s mostly list columns in their row type's order), then among all columns.
+/// The column named `name`, looked for first from column `after` on (the council's `SELECT`s
+/// list their row type's columns in its fields' order, sometimes with others between), then
+/// among all columns.
 pub fn column_of(
     statement: &rusqlite::Statement,
     name: &str,
-    expected: usize,
+    after: usize,
 ) -> rusqlite::Result<usize> {
-    if expected < statement.column_count() && statement.column_name(expected)? == name {
-        return Ok(expected);
+    for column in after..statement.column_count() {
+        if statement.column_name(column)? == name {
+            return Ok(column);
+        }
     }
     statement.column_index(name)
 }
