@@ -38,6 +38,11 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether the driver said it could not listen on the port it was given.
+fn port_taken(log: &Path) -> bool {
+    std::fs::read_to_string(log).is_ok_and(|l| l.contains("Unable to listen for HTTP server"))
+}
+
 fn tauri_driver() -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_default();
     let cargo_bin = Path::new(&home).join(".cargo/bin/tauri-driver");
@@ -196,58 +201,71 @@ impl App {
             "the end-to-end suite needs a display and a session bus: run it through scripts/test.sh \
              (scripts/with-desktop-session.sh)"
         );
-        let port = free_port();
-        let native_port = free_port();
+        // A port `free_port` found free can be taken by a test running beside this one before
+        // the driver listens on it; the driver then fails at once, and the app is launched
+        // again on other ports.
         let root = dirs.root.path();
-        let mut tauri_driver = Command::new(tauri_driver())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            // A home of its own too: login items (start at login) are written under $HOME.
-            .env("HOME", root.join("home"))
-            .env("XDG_DATA_HOME", root.join("data"))
-            .env("XDG_CONFIG_HOME", root.join("config"))
-            .env("XDG_CACHE_HOME", root.join("cache"))
-            .env("KERBSIDE_COUNCIL_URL", council_url)
-            .env("KERBSIDE_CLOCK", now)
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(dirs.log_sink())
-            .spawn()
-            .expect("tauri-driver runs (scripts/setup.sh installs it)");
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "tauri:options".into(),
-            serde_json::json!({ "application": env!("CARGO_BIN_EXE_kerbside") }),
-        );
-        caps.insert("browserName".into(), "wry".into());
-        let deadline = Instant::now() + WAIT;
-        let driver = loop {
-            match ClientBuilder::native()
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
-            {
-                Ok(client) => break client,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut attempt = 0;
+        let (driver, tauri_driver) = 'launch: loop {
+            attempt += 1;
+            let port = free_port();
+            let native_port = free_port();
+            let mut tauri_driver = Command::new(tauri_driver())
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
+                // A home of its own too: login items (start at login) are written under $HOME.
+                .env("HOME", root.join("home"))
+                .env("XDG_DATA_HOME", root.join("data"))
+                .env("XDG_CONFIG_HOME", root.join("config"))
+                .env("XDG_CACHE_HOME", root.join("cache"))
+                .env("KERBSIDE_COUNCIL_URL", council_url)
+                .env("KERBSIDE_CLOCK", now)
+                .envs(env.iter().copied())
+                .stdout(Stdio::null())
+                .stderr(dirs.log_sink())
+                .spawn()
+                .expect("tauri-driver runs (scripts/setup.sh installs it)");
+            let mut caps = serde_json::Map::new();
+            caps.insert(
+                "tauri:options".into(),
+                serde_json::json!({ "application": env!("CARGO_BIN_EXE_kerbside") }),
+            );
+            caps.insert("browserName".into(), "wry".into());
+            let deadline = Instant::now() + WAIT;
+            let driver = loop {
+                match ClientBuilder::native()
+                    .capabilities(caps.clone())
+                    .connect(&format!("http://127.0.0.1:{port}"))
+                    .await
+                {
+                    Ok(client) => break client,
+                    Err(_) if attempt < 3 && port_taken(&dirs.app_log()) => {
+                        let _ = tauri_driver.kill();
+                        let _ = tauri_driver.wait();
+                        continue 'launch;
+                    }
+                    Err(e) if Instant::now() < deadline => {
+                        let _ = e;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => {
+                        let _ = tauri_driver.kill();
+                        // What tauri-driver, WebKitWebDriver and the app said is the only clue.
+                        let log = std::fs::read_to_string(dirs.app_log()).unwrap_or_default();
+                        let from = log.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
+                        let tail = &log[from..];
+                        panic!(
+                            "could not start a WebDriver session on the app within {WAIT:?}: {e}\n\
+                             --- the end of its log ---\n{tail}"
+                        );
+                    }
                 }
-                Err(e) => {
-                    let _ = tauri_driver.kill();
-                    // What tauri-driver, WebKitWebDriver and the app said is the only clue.
-                    let log = std::fs::read_to_string(dirs.app_log()).unwrap_or_default();
-                    let from = log.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
-                    let tail = &log[from..];
-                    panic!(
-                        "could not start a WebDriver session on the app within {WAIT:?}: {e}\n\
-                         --- the end of its log ---\n{tail}"
-                    );
-                }
-            }
+            };
+            break (driver, tauri_driver);
         };
         let screens = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
         std::fs::create_dir_all(&screens).unwrap();

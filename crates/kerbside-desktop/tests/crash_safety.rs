@@ -224,6 +224,7 @@ struct Tally {
 /// `rows_of` says how many permits a state written at that synced-at has.
 async fn kill_rounds(
     data_dir: &Path,
+    council: Option<&RunningServer>,
     args: impl Fn(u32) -> Vec<String>,
     mut known: State,
     rows_of: impl Fn(i64) -> usize,
@@ -236,6 +237,9 @@ async fn kill_rounds(
         // Every fifth round first lets one sync finish, so states are replaced even on a
         // machine too slow to finish one within the random delay.
         let (lines, delay) = run_and_kill(args(round), round % 5 == 0, max_delay_ms).await;
+        if let Some(council) = council {
+            until_answered(council).await;
+        }
         let said = parse_said(&lines);
         let tail = read_wal(&wal);
         let found = inspect(&db)
@@ -274,6 +278,30 @@ async fn kill_rounds(
         known = found;
     }
     tally
+}
+
+/// Waits until the council has answered every registration change the killed helper sent.
+/// The council finishes a request whose client is gone; one still running when the next
+/// helper lists the permits would land after that list, and that helper would flip from a
+/// state the council has already left (seen once, 2026-11-27: "This permit is already for
+/// BB11 BBB"). A change in flight holds its Idempotency-Key reserved without an answer.
+async fn until_answered(council: &RunningServer) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let in_flight: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys WHERE status IS NULL")
+                .fetch_one(council.state.store.pool())
+                .await
+                .unwrap();
+        if in_flight == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the council did not answer the killed helper's {in_flight} requests in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Starts the helper, waits for "ready" (or, with `after_a_sync`, for its first completed
@@ -425,6 +453,7 @@ async fn killing_the_app_during_a_sync_from_the_council_never_leaves_a_damaged_o
     );
     let tally = kill_rounds(
         &world.data_dir(),
+        Some(&world.council),
         |round| {
             vec![
                 "council".into(),
@@ -462,6 +491,7 @@ async fn killing_the_app_inside_a_cache_transaction_that_spills_into_the_wal_nev
     let setup = world.setup_state;
     let tally = kill_rounds(
         &world.data_dir(),
+        None,
         |round| {
             vec![
                 "cache".into(),
