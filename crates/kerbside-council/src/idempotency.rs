@@ -106,7 +106,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             let (parts, body) = response.into_parts();
             let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
             let held = store::take_held();
-            settle(&state, &scope, &key, &fingerprint, held, parts, body).await
+            record_answer(&state, &scope, &key, &fingerprint, held, parts, body).await
         }))
     };
     match handling.await {
@@ -124,7 +124,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
 /// transaction open for the answer ([`WriteTransaction::commit_with_answer`]), the answer is
 /// written in it and both commit at once, or neither does and the resident is told nothing was
 /// changed.
-async fn settle(
+async fn record_answer(
     state: &AppState,
     scope: &str,
     key: &str,

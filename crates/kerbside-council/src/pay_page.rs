@@ -8,7 +8,6 @@
 
 use crate::error::Error;
 use crate::service::{self, CardOutcome, PaymentRow};
-use crate::store::millis;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -91,7 +90,7 @@ async fn load(state: &AppState, id: &str, token: &str) -> Result<Option<Page>, E
         return Ok(None);
     }
     let now = state.clock.now();
-    if payment.status == "created" && payment.expires_at <= millis(now) {
+    if payment.past_its_deadline(now) {
         service::fail_expired_payments_in_turn(state, now).await?;
         payment = service::payment_row(state, id).await?.unwrap_or(payment);
     }

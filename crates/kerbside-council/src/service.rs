@@ -147,6 +147,13 @@ pub struct PaymentRow {
     pub expires_at: i64,
 }
 
+impl PaymentRow {
+    /// Still waiting for the card after its page has closed: it is failed before it is shown.
+    pub fn past_its_deadline(&self, now: DateTime<Utc>) -> bool {
+        self.status == "created" && self.expires_at <= millis(now)
+    }
+}
+
 from_sqlite_columns!(PaymentRow {
     id,
     permit_id,
@@ -722,11 +729,19 @@ async fn permit_and_events(
         })?;
         return Ok((row.ok_or_else(Error::permit_not_found)?, events));
     }
-    let mut conn = state.store.reader().await?;
-    let row = permit_of(&mut conn, account_id, id).await?;
+    permit_and_events_on(&mut state.store.reader().await?, account_id, id).await
+}
+
+/// One of the account's permits and its history, through `conn`.
+async fn permit_and_events_on(
+    conn: &mut impl Queries,
+    account_id: &str,
+    id: &str,
+) -> Result<(PermitRow, Vec<EventRow>)> {
+    let row = permit_of(conn, account_id, id).await?;
     let events = query_as::<EventRow>(EVENTS_OF_PERMIT)
         .bind(id)
-        .fetch_all(&mut conn)
+        .fetch_all(conn)
         .await?;
     Ok((row, events))
 }
@@ -1106,15 +1121,11 @@ async fn permit_view_in(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Permit> {
-    let mut row = permit_of(conn, account_id, id).await?;
+    let (mut row, mut events) = permit_and_events_on(conn, account_id, id).await?;
     if row.payment_overdue(now) {
         fail_expired_payments(conn, now).await?;
-        row = permit_of(conn, account_id, id).await?;
+        (row, events) = permit_and_events_on(conn, account_id, id).await?;
     }
-    let events = query_as::<EventRow>(EVENTS_OF_PERMIT)
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
     views::permit(state, &row, &events)
 }
 
@@ -1126,20 +1137,10 @@ async fn payment_view_in(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Payment> {
-    let sql = format!("{PAYMENT_SELECT} WHERE id = $1 AND account_id = $2");
-    let payment_of_account = || query_as::<PaymentRow>(&sql).bind(id).bind(account_id);
-    let not_found =
-        || Error::NotFound("No payment with that reference was found on your account.".into());
-    let mut row = payment_of_account()
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(not_found)?;
-    if row.status == "created" && row.expires_at <= millis(now) {
+    let mut row = payment_of(conn, account_id, id).await?;
+    if row.past_its_deadline(now) {
         fail_expired_payments(conn, now).await?;
-        row = payment_of_account()
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(not_found)?;
+        row = payment_of(conn, account_id, id).await?;
     }
     Ok(views::payment(state, &row))
 }
@@ -1486,19 +1487,26 @@ pub async fn payment_row(state: &AppState, id: &str) -> Result<Option<PaymentRow
 /// The payment as its owner sees it; a payment left unpaid past its deadline is failed first.
 pub async fn payment_view(state: &AppState, account_id: &str, id: &str) -> Result<Payment> {
     let (now, _) = today(state);
-    let mut row = payment_row(state, id)
-        .await?
-        .filter(|p| p.account_id == account_id)
-        .ok_or_else(|| {
-            Error::NotFound("No payment with that reference was found on your account.".into())
-        })?;
-    if row.status == "created" && row.expires_at <= millis(now) {
+    let mut row = payment_of(&mut state.store.reader().await?, account_id, id).await?;
+    if row.past_its_deadline(now) {
         fail_expired_payments_in_turn(state, now).await?;
-        row = payment_row(state, id)
-            .await?
-            .ok_or_else(Error::permit_not_found)?;
+        row = payment_of(&mut state.store.reader().await?, account_id, id).await?;
     }
     Ok(views::payment(state, &row))
+}
+
+/// One of the account's payments; someone else's is "not found", as for permits.
+async fn payment_of(conn: &mut impl Queries, account_id: &str, id: &str) -> Result<PaymentRow> {
+    query_as::<PaymentRow>(&format!(
+        "{PAYMENT_SELECT} WHERE id = $1 AND account_id = $2"
+    ))
+    .bind(id)
+    .bind(account_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| {
+        Error::NotFound("No payment with that reference was found on your account.".into())
+    })
 }
 
 /// What the sandbox card network said.

@@ -296,7 +296,7 @@ pub(crate) use from_sqlite_columns;
 /// The column named `name`, looked for first from column `after` on (the council's `SELECT`s
 /// list their row type's columns in its fields' order, sometimes with others between), then
 /// among all columns.
-pub fn column_of(
+pub(crate) fn column_of(
     statement: &rusqlite::Statement,
     name: &str,
     after: usize,

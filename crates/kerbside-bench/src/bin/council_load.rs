@@ -720,6 +720,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut results = Vec::new();
     let mut answer_sizes = HashMap::new();
+    // The reads phase's answers, served again by the no-work server.
+    let mut answers = Answers::new();
     for phase in [
         Phase::Mix,
         Phase::Purchases,
@@ -741,14 +743,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         clients = back;
         print_phase(db_name, phase, &tally, took);
         if matches!(phase, Phase::ReadsAfterMix | Phase::Reads) {
-            let size = average_size(&capture_read_answers(&clients, &server.url).await?);
+            answers = capture_read_answers(&clients, &server.url).await?;
+            let size = average_size(&answers);
             println!("(answers: {size} bytes on average)");
             answer_sizes.insert(phase, size);
         }
         results.push((phase, tally, took));
     }
-    let answers = capture_read_answers(&clients, &server.url).await?;
-    let average_answer = average_size(&answers);
     let no_work_api = CouncilClient::with_timeouts(
         spawn_no_work_server(answers).await?,
         Duration::from_secs(10),
@@ -760,7 +761,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (_, tally, took) = run_phase(clients, Phase::ReadsNoWork, args.seconds).await;
     print_phase(db_name, Phase::ReadsNoWork, &tally, took);
-    println!("(answers served: {average_answer} bytes on average)");
     results.push((Phase::ReadsNoWork, tally, took));
 
     let ceiling: Option<f64> = args
