@@ -920,25 +920,39 @@ pub async fn fail_expired_payments_in_turn(state: &AppState, now: DateTime<Utc>)
 
 async fn fail_expired_payments(conn: &mut impl Queries, now: DateTime<Utc>) -> Result<u64> {
     let now_ms = millis(now);
-    query(
-        "UPDATE permits SET state = 'payment_failed', updated_at = $1 WHERE state = 'awaiting_payment' \
-         AND id IN (SELECT permit_id FROM payments WHERE status = 'created' AND expires_at <= $1)",
-    )
-    .bind(now_ms)
-    .execute(&mut *conn)
-    .await?;
-    let done = query(
+    // The payments first, and then exactly the permits of the payments this statement failed.
+    // Two statements that each chose their own rows would, on PostgreSQL (READ COMMITTED: each
+    // statement sees what was committed when it began), fail a payment committed between them
+    // while its permit stayed "awaiting payment" for ever. In the usual case nothing is
+    // overdue and this is one statement.
+    let failed: Vec<String> = query_scalar(
         "UPDATE payments SET status = 'failed', completed_at = $1, failure_reason = $2 \
-         WHERE status = 'created' AND expires_at <= $1",
+         WHERE status = 'created' AND expires_at <= $1 RETURNING permit_id",
     )
     .bind(now_ms)
     .bind(
         "The payment was not finished in time, so nothing was taken and the permit was not issued.",
     )
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(done)
+    for permits in failed.chunks(PERMITS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (2..=permits.len() + 1).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE permits SET state = 'payment_failed', updated_at = $1 \
+             WHERE state = 'awaiting_payment' AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut statement = query(&sql).bind(now_ms);
+        for permit in permits {
+            statement = statement.bind(permit);
+        }
+        statement.execute(&mut *conn).await?;
+    }
+    Ok(failed.len() as u64)
 }
+
+/// Ids bound in one statement: far below SQLite's and PostgreSQL's limits on parameters.
+const PERMITS_PER_STATEMENT: usize = 500;
 
 async fn add_event(
     conn: &mut impl Queries,

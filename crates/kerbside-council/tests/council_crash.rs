@@ -7,7 +7,10 @@
 //! started again on the same database and must answer.
 //!
 //! Each restart sets the council's clock two hours later, so payments a kill left unpaid pass
-//! their 90-minute deadline and are failed by the restarted server, as in production.
+//! their 90-minute deadline and are failed by the restarted server, as in production. On
+//! PostgreSQL the killed server's last COMMITs can still be being written for up to a second
+//! after the kill (seen 0.2–0.8 s on this machine's disk): they land whole, but may land after
+//! the check and after the restarted server's first sweep.
 //! 20 kills per database; `KERBSIDE_LONG_TESTS=1` (scripts/test.sh) makes it 60.
 
 mod support;
@@ -293,9 +296,15 @@ const BROKEN: &[(&str, &str)] = &[
          AND y.permit_id = p.id AND y.status = 'succeeded'))",
     ),
     (
+        // As the purchase rule counts them: a permit awaiting a payment whose page had closed
+        // when the round began is not current (any read fails it). On PostgreSQL such a permit
+        // can be a purchase of the killed server whose COMMIT was still being written and
+        // landed after the restarted server's sweep: a second permit bought for the household
+        // then is allowed.
         "more than one current visitor permit in a household",
-        "SELECT COUNT(*) FROM (SELECT household_key FROM permits \
-         WHERE state IN ('awaiting_payment', 'active') AND renewal_of IS NULL \
+        "SELECT COUNT(*) FROM (SELECT household_key FROM permits p WHERE renewal_of IS NULL \
+         AND (state = 'active' OR (state = 'awaiting_payment' AND EXISTS (SELECT 1 FROM payments y \
+         WHERE y.permit_id = p.id AND y.status = 'created' AND y.expires_at > :round_began))) \
          GROUP BY household_key, permit_type HAVING COUNT(*) > 1) AS doubled",
     ),
     (
@@ -317,8 +326,9 @@ struct Totals {
 }
 
 /// Opens the database as the server left it and checks every invariant; the error names
-/// each one broken.
-async fn check_database(database: &str, sqlite: bool) -> Result<Totals, String> {
+/// each one broken. `round_began` is the clock the killed server started with.
+async fn check_database(database: &str, sqlite: bool, round_began: &str) -> Result<Totals, String> {
+    let round_began = support::at(round_began).timestamp_millis().to_string();
     let mut conn = sqlx::AnyConnection::connect(database)
         .await
         .map_err(|e| format!("the database does not open: {e}"))?;
@@ -340,7 +350,7 @@ async fn check_database(database: &str, sqlite: bool) -> Result<Totals, String> 
         }
     }
     for (what, sql) in BROKEN {
-        let count = scalar(&mut conn, sql).await;
+        let count = scalar(&mut conn, &sql.replace(":round_began", &round_began)).await;
         if count != 0 {
             broken.push(format!("{what} ({count} rows)"));
         }
@@ -447,7 +457,7 @@ async fn killed_mid_purchase_the_council_loses_nothing_and_half_writes_nothing(
                 .await
                 .expect("a shopper stops when the council is gone");
         }
-        totals = check_database(database, sqlite)
+        totals = check_database(database, sqlite, &clock_for(round - 1))
             .await
             .unwrap_or_else(|broken| panic!("after kill {round}: {broken}"));
         server = Server::start(database, &clock_for(round), dir.path()).await;
@@ -536,7 +546,9 @@ async fn the_crash_checks_find_a_payment_taken_for_a_permit_never_issued() {
     }
     store.close().await;
     sqlx::any::install_default_drivers();
-    let broken = check_database(&database, true).await.unwrap_err();
+    let broken = check_database(&database, true, &clock_for(0))
+        .await
+        .unwrap_err();
     assert!(
         broken.contains("a payment taken whose permit was not issued (1 rows)"),
         "{broken}"

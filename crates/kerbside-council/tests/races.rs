@@ -494,3 +494,106 @@ async fn a_renewal_awaiting_payment_is_withdrawn_when_its_permit_is_cancelled() 
         withdrawn.history
     );
 }
+
+/// The race a council crash test found on PostgreSQL: overdue payments used to be failed by
+/// two statements that each chose their own rows (first the permits, then the payments). A
+/// payment that became overdue-and-visible between them (a purchase committed late by an
+/// instance that had died, say) was failed while its permit stayed "awaiting payment" for
+/// ever, and the household could then buy a second permit. Here another transaction makes
+/// household B's payment overdue and commits while household A's read is failing A's overdue
+/// payment; triggers that pause every update of `permits` and `payments` hold the sweep
+/// between its statements long enough to be sure the commit lands there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_failing_overdue_payments_never_fails_a_payment_without_its_permit() {
+    use sqlx::{Connection, Executor};
+    let url = fresh_postgres_database().await;
+    let council = TestCouncil::start_on(&url, "2027-03-01T09:00:00Z", None).await;
+    let unpaid = |token: String| {
+        let client = council.client.clone();
+        async move {
+            client
+                .buy(
+                    &token,
+                    &support::visitor("AB12CDE"),
+                    &CouncilClient::new_idempotency_key(),
+                )
+                .await
+                .unwrap()
+                .permit
+        }
+    };
+    let token_a = council
+        .resident_at("a@example.org", "1", "Hazel Street", "LE2 7JN", None)
+        .await;
+    let permit_a = unpaid(token_a.clone()).await;
+    council.set_clock("2027-03-01T10:00:00Z");
+    let token_b = council
+        .resident_at("b@example.org", "2", "Hazel Street", "LE2 7JN", None)
+        .await;
+    let permit_b = unpaid(token_b).await;
+    // A's payment page closed at 10:30; B's is open until 11:30.
+    council.set_clock("2027-03-01T10:40:00Z");
+
+    let mut setup = sqlx::PgConnection::connect(&url).await.unwrap();
+    setup
+        .execute(
+            "CREATE FUNCTION pause_a_second() RETURNS trigger AS \
+             'BEGIN PERFORM pg_sleep(1); RETURN NULL; END' LANGUAGE plpgsql; \
+             CREATE TRIGGER pause_permits AFTER UPDATE ON permits \
+             FOR EACH STATEMENT EXECUTE FUNCTION pause_a_second(); \
+             CREATE TRIGGER pause_payments AFTER UPDATE ON payments \
+             FOR EACH STATEMENT EXECUTE FUNCTION pause_a_second();",
+        )
+        .await
+        .unwrap();
+    let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut late = other.begin().await.unwrap();
+    sqlx::query("UPDATE payments SET expires_at = expires_at - 7200000 WHERE permit_id = $1")
+        .bind(&permit_b.id)
+        .execute(&mut *late)
+        .await
+        .unwrap();
+
+    let read_a = tokio::spawn({
+        let client = council.client.clone();
+        async move { client.permits(&token_a).await.unwrap() }
+    });
+    // The sweep is inside its first statement (paused by its trigger): its rows are chosen.
+    loop {
+        let pausing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' \
+             AND datname = current_database()",
+        )
+        .fetch_one(&mut setup)
+        .await
+        .unwrap();
+        if pausing > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    late.commit().await.unwrap();
+    let list = read_a.await.unwrap();
+
+    let a = list.permits.iter().find(|p| p.id == permit_a.id).unwrap();
+    assert_eq!(
+        a.status,
+        PermitStatus::PaymentFailed,
+        "A's overdue payment is failed"
+    );
+    let state_of_b: (String, String) = sqlx::query_as(
+        "SELECT p.state, y.status FROM permits p JOIN payments y ON y.permit_id = p.id \
+         WHERE p.id = $1",
+    )
+    .bind(&permit_b.id)
+    .fetch_one(&mut setup)
+    .await
+    .unwrap();
+    assert!(
+        matches!(
+            (state_of_b.0.as_str(), state_of_b.1.as_str()),
+            ("awaiting_payment", "created") | ("payment_failed", "failed")
+        ),
+        "B's permit and payment fail together or not at all: {state_of_b:?}"
+    );
+}
