@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A private PostgreSQL server for the tests of the Postgres path: 127.0.0.1:55432, trust auth,
-# data in ${KERBSIDE_PG_DIR:-/tmp/kerbside-pg}. Usage: pg.sh start|stop|url
+# data in ${KERBSIDE_PG_DIR:-/tmp/kerbside-pg}. Usage: pg.sh start|stop|url|socket-url
+# (socket-url: the same server through its Unix socket, as a council on the same machine would
+# reach it; docs/BENCHMARKS.md, fix 24)
 set -euo pipefail
 port=${KERBSIDE_PG_PORT:-55432}
 dir=${KERBSIDE_PG_DIR:-/tmp/kerbside-pg}
@@ -25,5 +27,6 @@ case "${1:-start}" in
     as_postgres "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
     ;;
   url) echo "$url" ;;
-  *) echo "usage: pg.sh start|stop|url" >&2; exit 2 ;;
+  socket-url) echo "postgres://postgres@localhost:${port}/postgres?host=${dir}" ;;
+  *) echo "usage: pg.sh start|stop|url|socket-url" >&2; exit 2 ;;
 esac

@@ -23,6 +23,9 @@ use crate::sql::{sqlx_error, Queries, Query, Row};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// A pooled connection idle longer than this is pinged before use (see [`Store::connect`]).
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -609,6 +612,20 @@ impl Store {
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out by default: on PostgreSQL one more
+            // round trip per statement group, for a connection used a moment ago (~10 % of a
+            // read; docs/BENCHMARKS.md, fix 24). Only one idle for over a second is pinged
+            // (sqlx's own recipe; HikariCP skips its check within 500 ms the same way), so
+            // connections PostgreSQL dropped while the council was quiet are replaced unseen.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -494,10 +494,29 @@ async fn fresh_postgres(admin: &str) -> Result<String, Box<dyn std::error::Error
     let name = format!("kerbside_bench_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(admin).await?;
     sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await?;
-    let slash = admin
+    with_database(admin, &name)
+}
+
+/// `url` (postgres://…/DATABASE, with or without a `?query` such as `host=/socket/dir`) naming
+/// `database` instead.
+fn with_database(url: &str, database: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let slash = base
         .rfind('/')
+        .filter(|&at| at > "postgres://".len())
         .ok_or("the PostgreSQL URL must end with /DATABASE")?;
-    Ok(format!("{}/{name}", &admin[..slash]))
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    Ok(format!("{}/{database}{query}", &base[..slash]))
+}
+
+/// The database a postgres:// URL names.
+fn database_of(url: &str) -> &str {
+    let base = url.split_once('?').map_or(url, |(base, _)| base);
+    base.rsplit('/').next().unwrap_or_default()
 }
 
 /// Buyer accounts with sessions, written straight into the database: registering and signing
@@ -884,7 +903,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.db == DbKind::Postgres {
         // The benchmark's database is its own; dropping it keeps the shared server small.
         use sqlx::Connection;
-        let name = url.rsplit('/').next().unwrap_or_default().to_string();
+        let name = database_of(&url).to_string();
         let mut admin = sqlx::PgConnection::connect(&args.postgres_admin_url).await?;
         sqlx::Executor::execute(
             &mut admin,
