@@ -2,7 +2,7 @@
 # A private PostgreSQL server for the tests of the Postgres path: 127.0.0.1:55432, trust auth,
 # data in ${KERBSIDE_PG_DIR:-/tmp/kerbside-pg}. Usage: pg.sh start|stop|url|socket-url
 # (socket-url: the same server through its Unix socket, as a council on the same machine would
-# reach it; docs/BENCHMARKS.md, fix 24)
+# reach it; docs/BENCHMARKS.md, fix 23)
 set -euo pipefail
 port=${KERBSIDE_PG_PORT:-55432}
 dir=${KERBSIDE_PG_DIR:-/tmp/kerbside-pg}

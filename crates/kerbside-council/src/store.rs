@@ -614,7 +614,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             // sqlx pings every connection it hands out by default: on PostgreSQL one more
             // round trip per statement group, for a connection used a moment ago (~10 % of a
-            // read; docs/BENCHMARKS.md, fix 24). Only one idle for over a second is pinged
+            // read; docs/BENCHMARKS.md, fix 23). Only one idle for over a second is pinged
             // (sqlx's own recipe; HikariCP skips its check within 500 ms the same way), so
             // connections PostgreSQL dropped while the council was quiet are replaced unseen.
             .test_before_acquire(false)

@@ -1,5 +1,5 @@
 //! The council's pooled connections to PostgreSQL. They are not pinged before every use (that
-//! is a round trip per request, docs/BENCHMARKS.md fix 24), only after lying idle, so
+//! is a round trip per request, docs/BENCHMARKS.md fix 23), only after lying idle, so
 //! connections PostgreSQL has dropped (a restart, a failover, an administrator) while the
 //! council was quiet are replaced without a resident seeing an error.
 
