@@ -676,11 +676,10 @@ async fn events_of_permits(conn: &mut impl Queries, ids: &[&str]) -> Result<Vec<
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT permit_id, at, kind, detail FROM permit_events WHERE permit_id IN ({}) \
          ORDER BY at, id",
-        placeholders.join(", ")
+        placeholders(1, ids.len())
     );
     let mut events = query_as::<EventRow>(&sql);
     for id in ids {
@@ -936,11 +935,10 @@ async fn fail_expired_payments(conn: &mut impl Queries, now: DateTime<Utc>) -> R
     .fetch_all(&mut *conn)
     .await?;
     for permits in failed.chunks(PERMITS_PER_STATEMENT) {
-        let placeholders: Vec<String> = (2..=permits.len() + 1).map(|n| format!("${n}")).collect();
         let sql = format!(
             "UPDATE permits SET state = 'payment_failed', updated_at = $1 \
              WHERE state = 'awaiting_payment' AND id IN ({})",
-            placeholders.join(", ")
+            placeholders(2, permits.len())
         );
         let mut statement = query(&sql).bind(now_ms);
         for permit in permits {
@@ -953,6 +951,14 @@ async fn fail_expired_payments(conn: &mut impl Queries, now: DateTime<Utc>) -> R
 
 /// Ids bound in one statement: far below SQLite's and PostgreSQL's limits on parameters.
 const PERMITS_PER_STATEMENT: usize = 500;
+
+/// `$first, $first+1, …`: `count` placeholders for an `IN (…)` list.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 async fn add_event(
     conn: &mut impl Queries,
@@ -1511,16 +1517,16 @@ pub async fn payment_view(state: &AppState, account_id: &str, id: &str) -> Resul
 
 /// One of the account's payments; someone else's is "not found", as for permits.
 async fn payment_of(conn: &mut impl Queries, account_id: &str, id: &str) -> Result<PaymentRow> {
-    query_as::<PaymentRow>(&format!(
-        "{PAYMENT_SELECT} WHERE id = $1 AND account_id = $2"
-    ))
-    .bind(id)
-    .bind(account_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| {
-        Error::NotFound("No payment with that reference was found on your account.".into())
-    })
+    static PAYMENT_OF_ACCOUNT: LazyLock<String> =
+        LazyLock::new(|| format!("{PAYMENT_SELECT} WHERE id = $1 AND account_id = $2"));
+    query_as::<PaymentRow>(&PAYMENT_OF_ACCOUNT)
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| {
+            Error::NotFound("No payment with that reference was found on your account.".into())
+        })
 }
 
 /// What the sandbox card network said.
