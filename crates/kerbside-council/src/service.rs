@@ -5,7 +5,9 @@
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::sql::{from_sqlite_columns, query, query_as, query_scalar, FromSqliteRow, Queries};
-use crate::store::{date_text, from_millis, is_unique_violation, millis, new_id, parse_date};
+use crate::store::{
+    date_text, from_millis, is_unique_violation, millis, new_id, parse_date, WriteTransaction,
+};
 use crate::views;
 use crate::AppState;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -894,15 +896,22 @@ pub async fn quote(
 }
 
 /// Takes the household's lock: the first statement of every permit-changing transaction.
-async fn lock_household(conn: &mut impl Queries, household_key: &str) -> Result<()> {
+/// On SQLite a write transaction already excludes every other writer (the writers' turn, and
+/// the batch's `BEGIN IMMEDIATE` against other processes), so there is nothing more to take:
+/// the row's update would only cost the turn a statement and a page of the commit
+/// (docs/BENCHMARKS.md, fix 24).
+async fn lock_household(tx: &mut WriteTransaction, household_key: &str) -> Result<()> {
+    if tx.excludes_every_other_writer() {
+        return Ok(());
+    }
     // One statement, not an insert then an update: each statement is a round trip to the
-    // database (on SQLite a hop to sqlx's connection thread) while the writers' turn is held.
+    // database while the transaction is open.
     query(
         "INSERT INTO households (household_key, version) VALUES ($1, 1) \
          ON CONFLICT (household_key) DO UPDATE SET version = households.version + 1",
     )
     .bind(household_key)
-    .execute(&mut *conn)
+    .execute(tx)
     .await?;
     Ok(())
 }

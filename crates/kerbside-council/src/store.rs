@@ -430,6 +430,13 @@ impl WriteTransaction {
         Ok(())
     }
 
+    /// Whether no other writer can change anything until this transaction ends: true on
+    /// SQLite, where writers take turns and the batch holds the database's write lock; false on
+    /// PostgreSQL, where transactions run side by side and take row locks.
+    pub fn excludes_every_other_writer(&self) -> bool {
+        matches!(self.inner, Writer::Sqlite { .. })
+    }
+
     /// The open batch's connection (SQLite).
     fn sqlite(&self) -> &rusqlite::Connection {
         match &self.inner {
