@@ -847,8 +847,8 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, crate::Error> {
 /// made later sort after earlier ones. A new row's id then lands on the last page of each
 /// index keyed by it (the primary key, and `payments_by_permit` or `permit_events_by_permit`
 /// for a new permit's payment and history), which a batch's writers share, instead of on a
-/// random page each: a purchase's commit writes about half as many pages, and purchases went
-/// up ~30 % (docs/BENCHMARKS.md, fix 24). The time in it is the machine's, used for ordering
+/// random page each: a batch's commit took half as long, and purchases went up ~30 %
+/// (docs/BENCHMARKS.md, fix 24). The time in it is the machine's, used for ordering
 /// only; no rule reads it. Ids are never what protects anything: every lookup is scoped to its
 /// account, and the payment page takes a random token of its own.
 pub fn new_id() -> String {
