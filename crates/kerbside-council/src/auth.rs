@@ -56,18 +56,11 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Lower-case hex of the SHA-256 of `data`. Written into one string: formatting each byte as a
-/// string of its own cost 32 allocations per signed-in request (1.4 % of the council's CPU in
-/// the read benchmark's profile, docs/BENCHMARKS.md, fix 24).
+/// Lower-case hex of the SHA-256 of `data`, written by the digest itself into one string:
+/// formatting each byte as a string of its own cost 32 allocations per signed-in request
+/// (1.4 % of the council's CPU in the read benchmark's profile, docs/BENCHMARKS.md, fix 24).
 pub fn sha256_hex(data: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(data);
-    let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    hex
+    format!("{:x}", Sha256::digest(data))
 }
 
 pub fn token_hash(token: &str) -> String {

@@ -230,11 +230,7 @@ pub async fn receive(
         file.write_all(&chunk).await.map_err(io)?;
     }
     // The hash is of the bytes as sent, so the same file sent again is known as one page.
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = format!("{:x}", hasher.finalize());
     let (temp, size) = match kind {
         FileKind::Pdf => {
             file.sync_all().await.map_err(io)?;
