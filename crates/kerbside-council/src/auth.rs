@@ -108,6 +108,26 @@ impl FromRequestParts<AppState> for CurrentAccount {
     }
 }
 
+/// The bearer token of a request that must be signed in, not yet checked: for the reads that
+/// check the session in the statement that reads their data (the permit list and one permit),
+/// so a read is one read, not two (`service::permits_of_session`). A request without a token
+/// is rejected here with 401, as [`CurrentAccount`] rejects it.
+pub struct SessionToken {
+    pub hash: String,
+}
+
+impl<S: Sync> FromRequestParts<S> for SessionToken {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        let token = bearer_token(parts)
+            .ok_or_else(|| Error::Unauthorised("Sign in to continue.".into()))?;
+        Ok(SessionToken {
+            hash: token_hash(token),
+        })
+    }
+}
+
 /// A signed-in council officer. Every officer endpoint takes this, so the role is checked in
 /// one place: a resident gets 403, someone not signed in 401.
 pub struct OfficerAccount(pub AccountRow);

@@ -1,7 +1,7 @@
 //! HTTP handlers: thin, each takes the request apart, calls [`crate::service`] and answers.
 //! The `#[utoipa::path]` on each one is the OpenAPI document's source of truth.
 
-use crate::auth::{ClientAddress, CurrentAccount, OfficerAccount};
+use crate::auth::{ClientAddress, CurrentAccount, OfficerAccount, SessionToken};
 use crate::error::{Error, Result};
 use crate::{address_changes, idempotency, openapi, pay_page, service, views, AppState};
 use axum::body::Body;
@@ -335,9 +335,9 @@ pub async fn update_profile(
     responses((status = 200, body = PermitList), (status = 401, body = ApiError)))]
 pub async fn list_permits(
     State(state): State<AppState>,
-    current: CurrentAccount,
+    session: SessionToken,
 ) -> Result<Json<PermitList>> {
-    let (permits, events) = service::permits_for(&state, &current.account.id).await?;
+    let (permits, events) = service::permits_of_session(&state, &session.hash).await?;
     let permits = permits
         .iter()
         .map(|p| views::permit(&state, p, &events))
@@ -353,11 +353,11 @@ pub async fn list_permits(
     responses((status = 200, body = Permit), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn get_permit(
     State(state): State<AppState>,
-    current: CurrentAccount,
+    session: SessionToken,
     Path(id): Path<String>,
 ) -> Result<Json<Permit>> {
     Ok(Json(
-        service::permit_view(&state, &current.account.id, &id).await?,
+        service::permit_view_of_session(&state, &session.hash, &id).await?,
     ))
 }
 

@@ -63,6 +63,7 @@ impl AccountRow {
 pub struct PermitRow {
     pub id: String,
     pub reference: String,
+    pub account_id: String,
     pub permit_type: String,
     pub registration: String,
     pub address_line1: String,
@@ -556,17 +557,31 @@ pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<Acc
                 .await?
         }
     };
+    check_session(
+        session.map(|s| (s.session_expires_at, s.session_revoked_at, s.account)),
+        now,
+    )
+}
+
+/// A session's expiry and revocation times and its account's id, read by its token's hash.
+const SESSION_OF_TOKEN: &str =
+    "SELECT expires_at, revoked_at, account_id FROM sessions WHERE token_hash = $1";
+
+/// The one judgement of a bearer token's session, for every signed-in request: its expiry and
+/// revocation times, if the token has one, and what it signs in (`signs_in`, an account or its
+/// id), returned if the session still holds; otherwise the reason a resident is shown.
+fn check_session<T>(session: Option<(i64, Option<i64>, T)>, now: DateTime<Utc>) -> Result<T> {
     match session {
         None => Err(Error::Unauthorised(
             "You are not signed in, or your session has ended. Sign in again.".into(),
         )),
-        Some(s) if s.session_revoked_at.is_some() => Err(Error::Unauthorised(
+        Some((_, Some(_revoked_at), _)) => Err(Error::Unauthorised(
             "You signed out of this session. Sign in again to continue.".into(),
         )),
-        Some(s) if s.session_expires_at <= millis(now) => Err(Error::Unauthorised(
+        Some((expires_at, None, _)) if expires_at <= millis(now) => Err(Error::Unauthorised(
             "Your session has expired. Sign in again to continue.".into(),
         )),
-        Some(s) => Ok(s.account),
+        Some((_, None, signs_in)) => Ok(signs_in),
     }
 }
 
@@ -628,6 +643,80 @@ static PERMIT_OF_ACCOUNT: LazyLock<String> =
     LazyLock::new(|| format!("{PERMIT_SELECT} WHERE p.id = $1 AND p.account_id = $2"));
 const EVENTS_OF_PERMIT: &str =
     "SELECT permit_id, at, kind, detail FROM permit_events WHERE permit_id = $1 ORDER BY at, id";
+
+/// The permits of the account a session signs in, if the session still holds: the session is
+/// checked by the statement that reads the permits, not by a read of its own (see
+/// [`permits_of_session`]).
+static PERMITS_OF_SESSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{PERMIT_SELECT} JOIN sessions s ON s.account_id = p.account_id \
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+         ORDER BY p.starts_on DESC, p.created_at DESC"
+    )
+});
+/// One of them, as [`PERMITS_OF_SESSION`].
+static PERMIT_OF_SESSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{PERMIT_SELECT} JOIN sessions s ON s.account_id = p.account_id \
+         WHERE p.id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $3"
+    )
+});
+
+/// [`permits_for`] the account whose session `token_hash` names, the session checked in the
+/// same read: one read transaction on SQLite instead of two, two round trips on PostgreSQL
+/// instead of three (docs/BENCHMARKS.md, fix 25). Only when the session has no permits to show
+/// is it read again on its own, to tell a resident with none from a session that has ended.
+pub async fn permits_of_session(
+    state: &AppState,
+    token_hash: &str,
+) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
+    let now = today(state).0;
+    let (permits, events) = match state.store.sqlite_reads() {
+        Some(reads) => reads.read(|conn| {
+            let permits: Vec<PermitRow> = query(&PERMITS_OF_SESSION)
+                .bind(token_hash)
+                .bind(millis(now))
+                .fetch_all_sqlite(conn)?;
+            let Some(first) = permits.first() else {
+                let session = query(SESSION_OF_TOKEN)
+                    .bind(token_hash)
+                    .fetch_optional_sqlite(conn)?;
+                return Ok(check_session::<String>(session, now).map(|_| Default::default()));
+            };
+            let events = query(EVENTS_OF_ACCOUNT)
+                .bind(&first.account_id)
+                .fetch_all_sqlite(conn)?;
+            Ok(Ok((permits, events)))
+        })??,
+        None => {
+            let mut conn = state.store.reader().await?;
+            let permits = query_as::<PermitRow>(&PERMITS_OF_SESSION)
+                .bind(token_hash)
+                .bind(millis(now))
+                .fetch_all(&mut conn)
+                .await?;
+            if permits.is_empty() {
+                let session = query_as::<(i64, Option<i64>, String)>(SESSION_OF_TOKEN)
+                    .bind(token_hash)
+                    .fetch_optional(&mut conn)
+                    .await?;
+                check_session(session, now)?;
+                return Ok(Default::default());
+            }
+            let ids: Vec<&str> = permits.iter().map(|p| p.id.as_str()).collect();
+            let events = events_of_permits(&mut conn, &ids).await?;
+            (permits, events)
+        }
+    };
+    match permits.iter().find(|p| p.payment_overdue(now)) {
+        Some(overdue) => {
+            let account_id = overdue.account_id.clone();
+            fail_expired_payments_in_turn(state, now).await?;
+            permits_and_events(state, &account_id).await
+        }
+        None => Ok((permits, events)),
+    }
+}
 
 /// The account's permits, newest first, with their history. A permit whose payment page has
 /// closed is shown failed, never "awaiting payment".
@@ -711,6 +800,60 @@ pub async fn permit_view(state: &AppState, account_id: &str, id: &str) -> Result
     views::permit(state, &row, &events)
 }
 
+/// [`permit_view`] of a permit of the account whose session `token_hash` names, the session
+/// checked in the same read, as [`permits_of_session`]. Someone else's permit is "not found".
+pub async fn permit_view_of_session(
+    state: &AppState,
+    token_hash: &str,
+    id: &str,
+) -> Result<Permit> {
+    let now = today(state).0;
+    let (row, events) = match state.store.sqlite_reads() {
+        Some(reads) => reads.read(|conn| {
+            let row: Option<PermitRow> = query(&PERMIT_OF_SESSION)
+                .bind(id)
+                .bind(token_hash)
+                .bind(millis(now))
+                .fetch_optional_sqlite(conn)?;
+            let Some(row) = row else {
+                let session = query(SESSION_OF_TOKEN)
+                    .bind(token_hash)
+                    .fetch_optional_sqlite(conn)?;
+                return Ok(check_session::<String>(session, now)
+                    .and_then(|_| Err(Error::permit_not_found())));
+            };
+            let events = query(EVENTS_OF_PERMIT).bind(id).fetch_all_sqlite(conn)?;
+            Ok(Ok((row, events)))
+        })??,
+        None => {
+            let mut conn = state.store.reader().await?;
+            let row = query_as::<PermitRow>(&PERMIT_OF_SESSION)
+                .bind(id)
+                .bind(token_hash)
+                .bind(millis(now))
+                .fetch_optional(&mut conn)
+                .await?;
+            let Some(row) = row else {
+                let session = query_as::<(i64, Option<i64>, String)>(SESSION_OF_TOKEN)
+                    .bind(token_hash)
+                    .fetch_optional(&mut conn)
+                    .await?;
+                check_session(session, now)?;
+                return Err(Error::permit_not_found());
+            };
+            let events = query_as::<EventRow>(EVENTS_OF_PERMIT)
+                .bind(id)
+                .fetch_all(&mut conn)
+                .await?;
+            (row, events)
+        }
+    };
+    if row.payment_overdue(now) {
+        return permit_view(state, &row.account_id, id).await;
+    }
+    views::permit(state, &row, &events)
+}
+
 async fn permit_and_events(
     state: &AppState,
     account_id: &str,
@@ -765,6 +908,7 @@ from_sqlite_columns!(AccountRow {
 from_sqlite_columns!(PermitRow {
     id,
     reference,
+    account_id,
     permit_type,
     registration,
     address_line1,
@@ -1815,10 +1959,23 @@ mod tests {
             let by_readers = permits_for(state, &account.id).await.unwrap();
             let by_pool = permits_for(&pool_only, &account.id).await.unwrap();
             assert_eq!(format!("{by_readers:?}"), format!("{by_pool:?}"));
+            // The same, read by the session's token with the session checked in the read.
+            for state in [state, &pool_only] {
+                let by_session = permits_of_session(state, &hash).await.unwrap();
+                assert_eq!(format!("{by_session:?}"), format!("{by_readers:?}"));
+            }
             for permit in &by_readers.0 {
                 let one_by_readers = permit_and_events(state, &account.id, &permit.id).await;
                 let one_by_pool = permit_and_events(&pool_only, &account.id, &permit.id).await;
                 assert_eq!(format!("{one_by_readers:?}"), format!("{one_by_pool:?}"));
+                let view = permit_view(state, &account.id, &permit.id).await.unwrap();
+                for state in [state, &pool_only] {
+                    let by_session = permit_view_of_session(state, &hash, &permit.id).await;
+                    assert_eq!(
+                        format!("{by_session:?}"),
+                        format!("{:?}", Ok::<_, ()>(&view))
+                    );
+                }
                 assert!(
                     !one_by_readers.unwrap().1.is_empty(),
                     "a permit has history"
@@ -1842,6 +1999,109 @@ mod tests {
                 permit_and_events(state, "someone-else", &first.permit.id).await,
                 Err(Error::NotFound(_))
             ));
+        }
+    }
+
+    /// A read by session token checks the session in the read that fetches the permits, so
+    /// it must still tell apart, on both paths (SQLite's reading connections, and the pool as
+    /// on PostgreSQL): a token with no session, a signed-out session, an expired one, a
+    /// resident with no permits (an empty list, not 401), and someone else's permit (404).
+    #[tokio::test]
+    async fn a_read_by_session_tells_an_ended_session_from_no_permits_and_from_someone_elses() {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, clock) = council_on_sqlite(&dir).await;
+        let state = &server.state;
+        let pool_only = AppState {
+            store: state.store.without_sqlite_reads(),
+            ..state.clone()
+        };
+        let client = CouncilClient::new(&server.url).unwrap();
+        let mut tokens = Vec::new();
+        for (email, line1) in [("owner@example.org", "14"), ("other@example.org", "16")] {
+            let register = RegisterRequest {
+                email: email.into(),
+                password: "a long enough password".into(),
+                name: "Session Reader".into(),
+                address: PostalAddress {
+                    line1: line1.into(),
+                    street: "Hazel Street".into(),
+                    town: "Leicester".into(),
+                    postcode: "LE2 7JN".into(),
+                },
+                date_of_birth: None,
+                reminder_email: None,
+            };
+            client.register(&register, email).await.unwrap();
+            let request = SignInRequest {
+                email: email.into(),
+                password: "a long enough password".into(),
+            };
+            tokens.push(client.sign_in(&request).await.unwrap().token);
+        }
+        let (owner, other) = (&tokens[0], &tokens[1]);
+        let request = PermitRequest {
+            permit_type: PermitType::AnnualVisitor,
+            registration: "AB12CDE".into(),
+            carer_evidence: None,
+            return_url: None,
+        };
+        let bought = client.buy(owner, &request, "buy-1").await.unwrap();
+        let signed_out = {
+            let request = SignInRequest {
+                email: "owner@example.org".into(),
+                password: "a long enough password".into(),
+            };
+            let token = client.sign_in(&request).await.unwrap().token;
+            sign_out(state, &auth::token_hash(&token)).await.unwrap();
+            token
+        };
+        let unauthorised = |result: Result<String>| match result {
+            Err(Error::Unauthorised(message)) => message,
+            other => panic!("expected 401, got {other:?}"),
+        };
+
+        for state in [state, &pool_only] {
+            let list = |token: &str| {
+                let hash = auth::token_hash(token);
+                async move {
+                    permits_of_session(state, &hash)
+                        .await
+                        .map(|(permits, _)| format!("{} permits", permits.len()))
+                }
+            };
+            let one = |token: &str| {
+                let hash = auth::token_hash(token);
+                let id = bought.permit.id.clone();
+                async move {
+                    permit_view_of_session(state, &hash, &id)
+                        .await
+                        .map(|p| p.reference)
+                }
+            };
+            assert_eq!(list(owner).await.unwrap(), "1 permits");
+            assert_eq!(one(owner).await.unwrap(), bought.permit.reference);
+            assert_eq!(list(other).await.unwrap(), "0 permits");
+            assert!(matches!(one(other).await, Err(Error::NotFound(_))));
+            for read in [list("no such token").await, one("no such token").await] {
+                assert!(unauthorised(read).contains("not signed in"));
+            }
+            for read in [list(&signed_out).await, one(&signed_out).await] {
+                assert!(unauthorised(read).contains("signed out of this session"));
+            }
+        }
+        clock.set(at("2027-03-31T09:00:01Z"));
+        for state in [state, &pool_only] {
+            for token in [owner, other] {
+                let hash = auth::token_hash(token);
+                let read = permits_of_session(state, &hash)
+                    .await
+                    .map(|_| String::new());
+                assert!(unauthorised(read).contains("expired"));
+                let read = permit_view_of_session(state, &hash, &bought.permit.id)
+                    .await
+                    .map(|_| String::new());
+                assert!(unauthorised(read).contains("expired"));
+            }
         }
     }
 }

@@ -115,6 +115,8 @@ struct Tally {
     purchases: u64,
     renewals: u64,
     first_error: Option<String>,
+    /// The process's CPU time over the phase ([`process_cpu_time`]).
+    cpu: Option<Duration>,
 }
 
 impl Tally {
@@ -432,6 +434,7 @@ async fn run_phase(
     phase: Phase,
     seconds: u64,
 ) -> (Vec<Client>, Tally, Duration) {
+    let cpu_before = process_cpu_time();
     let started = Instant::now();
     let window = Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -480,7 +483,34 @@ async fn run_phase(
         tally.merge(std::mem::take(&mut client.tally));
         done.push(client);
     }
+    tally.cpu = cpu_before
+        .zip(process_cpu_time())
+        .map(|(before, after)| after.saturating_sub(before));
     (done, tally, started.elapsed())
+}
+
+/// User + system CPU time of this whole process so far (the council and its clients, every
+/// thread; PostgreSQL's own processes are not in it). CPU per request moves far less than
+/// requests per second when other work shares the cores, so A/B comparisons read it too.
+#[cfg(unix)]
+fn process_cpu_time() -> Option<Duration> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given and reads nothing else.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return None;
+        }
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Some(time(usage.ru_utime) + time(usage.ru_stime))
+}
+
+#[cfg(not(unix))]
+fn process_cpu_time() -> Option<Duration> {
+    None
 }
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -956,5 +986,12 @@ fn print_phase(db: &str, phase: Phase, tally: &Tally, took: Duration) {
     );
     if let Some(error) = &tally.first_error {
         println!("first error: {error}");
+    }
+    if let Some(cpu) = tally.cpu.filter(|_| tally.requests() > 0) {
+        println!(
+            "CPU: {:.2} cores busy, {:.1} µs per request (this process: the council and its clients)",
+            cpu.as_secs_f64() / secs,
+            cpu.as_secs_f64() * 1e6 / tally.requests() as f64
+        );
     }
 }
