@@ -380,3 +380,73 @@ async fn the_openapi_document_lists_every_endpoint_with_its_errors() {
         assert!(buy.get(status).is_some(), "buy lacks {status}");
     }
 }
+
+/// A purchase or renewal answers with the permit and payment it wrote, built from the rows it
+/// inserted rather than read back (docs/BENCHMARKS.md, fix 26): that answer must be exactly
+/// what reading the permit and the payment gives a moment later, on both databases, for a
+/// paid and a free permit type, bought and renewed.
+#[tokio::test]
+async fn a_purchase_answers_with_what_a_read_of_its_permit_and_payment_then_gives() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
+        let email = "answers@example.org";
+        let token = council
+            .resident_at(email, "12", "Hazel Street", "LE2 7JN", Some("1950-01-01"))
+            .await;
+        let agrees = |token: String, purchase: Purchase| {
+            let client = council.client.clone();
+            async move {
+                let read = client.permit(&token, &purchase.permit.id).await.unwrap();
+                assert_eq!(
+                    serde_json::to_value(&purchase.permit).unwrap(),
+                    serde_json::to_value(&read).unwrap(),
+                    "{db:?}: the answer's permit"
+                );
+                if let Some(payment) = &purchase.payment {
+                    let read = client.payment(&token, &payment.id).await.unwrap();
+                    assert_eq!(
+                        serde_json::to_value(payment).unwrap(),
+                        serde_json::to_value(&read).unwrap(),
+                        "{db:?}: the answer's payment"
+                    );
+                }
+                purchase
+            }
+        };
+        let buy = |permit_type| PermitRequest {
+            permit_type,
+            registration: "AN12 SWR".into(),
+            carer_evidence: None,
+            return_url: None,
+        };
+        let paid = council
+            .client
+            .buy(&token, &buy(PermitType::AnnualVisitor), "buy-paid")
+            .await
+            .unwrap();
+        let paid = agrees(token.clone(), paid).await;
+        assert!(paid.payment.is_some(), "a visitor permit is paid for");
+        council
+            .pay(paid.payment.as_ref().unwrap(), "4444333322221111")
+            .await;
+        let free = council
+            .client
+            .buy(&token, &buy(PermitType::OverStatePensionAge), "buy-free")
+            .await
+            .unwrap();
+        let free = agrees(token.clone(), free).await;
+        assert!(free.payment.is_none(), "the pension-age permit is free");
+
+        council.set_clock("2028-02-15T09:00:00Z");
+        let token = council.sign_in(email).await;
+        for (bought, paid_for) in [(&paid, true), (&free, false)] {
+            let renewal = council.renew(&token, &bought.permit.id).await.unwrap();
+            let renewal = agrees(token.clone(), renewal).await;
+            assert_eq!(renewal.payment.is_some(), paid_for, "{db:?}");
+            assert_eq!(
+                renewal.permit.renewal_of.as_deref(),
+                Some(bought.permit.id.as_str())
+            );
+        }
+    }
+}
