@@ -79,9 +79,9 @@ pub struct PermitRow {
     pub renewal_of: Option<String>,
     pub carer_evidence: Option<String>,
     pub refund_pence: Option<i64>,
-    /// The paid renewal of this permit, if any (computed in [`PERMIT_SELECT`]).
+    /// The paid renewal of this permit, if any (joined in [`PERMIT_LOOKUPS`]).
     pub renewed_by: Option<String>,
-    /// The permit's payment still waiting for the card (computed in [`PERMIT_SELECT`]): its
+    /// The permit's payment still waiting for the card (joined in [`PERMIT_LOOKUPS`]): its
     /// id, page token and deadline. Whether it can still be paid is judged at answer time.
     pub open_payment_id: Option<String>,
     pub open_payment_token: Option<String>,
@@ -170,18 +170,27 @@ from_sqlite_columns!(PaymentRow {
     expires_at,
 });
 
-const PERMIT_SELECT: &str =
+/// A permit row's columns ([`PermitRow`]), for [`permit_select`].
+const PERMIT_COLUMNS: &str =
     "SELECT p.id, p.reference, p.account_id, p.permit_type, p.registration, \
     p.address_line1, p.address_street, p.address_town, p.address_postcode, p.household_key, \
     p.zone_code, p.zone_name, p.starts_on, p.expires_on, p.state, p.price_pence, p.renewal_of, \
     p.carer_evidence, p.refund_pence, p.cancelled_on, p.created_at, p.updated_at, \
-    (SELECT r.id FROM permits r WHERE r.renewal_of = p.id AND r.state = 'active') AS renewed_by, \
-    (SELECT y.id FROM payments y WHERE y.permit_id = p.id AND y.status = 'created') AS open_payment_id, \
-    (SELECT y.page_token FROM payments y WHERE y.permit_id = p.id AND y.status = 'created') \
-    AS open_payment_token, \
-    (SELECT y.expires_at FROM payments y WHERE y.permit_id = p.id AND y.status = 'created') \
-    AS open_payment_expires_at \
-    FROM permits p";
+    r.id AS renewed_by, y.id AS open_payment_id, y.page_token AS open_payment_token, \
+    y.expires_at AS open_payment_expires_at";
+/// The permit's paid renewal (at most one: `permits_one_live_renewal`) and its payment still
+/// waiting for the card (at most one: a permit's only payment is made with it), joined once
+/// per permit. They were four correlated subqueries, each an index search of its own per
+/// permit: 18 % of PostgreSQL's CPU in the mix (docs/BENCHMARKS.md, fix 27).
+const PERMIT_LOOKUPS: &str = "LEFT JOIN permits r ON r.renewal_of = p.id AND r.state = 'active' \
+    LEFT JOIN payments y ON y.permit_id = p.id AND y.status = 'created'";
+
+/// A statement reading [`PermitRow`]s: `from` names `permits p` (joined first, so SQLite, which
+/// keeps tables before a `LEFT JOIN` outside it, can still start from them), `then` the
+/// conditions and order.
+fn permit_select(from: &str, then: &str) -> String {
+    format!("{PERMIT_COLUMNS} FROM {from} {PERMIT_LOOKUPS} {then}")
+}
 
 const PAYMENT_SELECT: &str = "SELECT id, permit_id, account_id, amount_pence, status, page_token, \
     return_url, failure_reason, card_last4, created_at, expires_at, completed_at FROM payments";
@@ -635,12 +644,15 @@ pub async fn update_profile(
 // ---------------------------------------------------------------- permits
 
 static PERMITS_OF_ACCOUNT: LazyLock<String> = LazyLock::new(|| {
-    format!("{PERMIT_SELECT} WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC")
+    permit_select(
+        "permits p",
+        "WHERE p.account_id = $1 ORDER BY p.starts_on DESC, p.created_at DESC",
+    )
 });
 const EVENTS_OF_ACCOUNT: &str = "SELECT e.permit_id, e.at, e.kind, e.detail FROM permit_events e \
     JOIN permits p ON p.id = e.permit_id WHERE p.account_id = $1 ORDER BY e.at, e.id";
 static PERMIT_OF_ACCOUNT: LazyLock<String> =
-    LazyLock::new(|| format!("{PERMIT_SELECT} WHERE p.id = $1 AND p.account_id = $2"));
+    LazyLock::new(|| permit_select("permits p", "WHERE p.id = $1 AND p.account_id = $2"));
 const EVENTS_OF_PERMIT: &str =
     "SELECT permit_id, at, kind, detail FROM permit_events WHERE permit_id = $1 ORDER BY at, id";
 
@@ -648,17 +660,17 @@ const EVENTS_OF_PERMIT: &str =
 /// checked by the statement that reads the permits, not by a read of its own (see
 /// [`permits_of_session`]).
 static PERMITS_OF_SESSION: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "{PERMIT_SELECT} JOIN sessions s ON s.account_id = p.account_id \
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
-         ORDER BY p.starts_on DESC, p.created_at DESC"
+    permit_select(
+        "sessions s JOIN permits p ON p.account_id = s.account_id",
+        "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+         ORDER BY p.starts_on DESC, p.created_at DESC",
     )
 });
 /// One of them, as [`PERMITS_OF_SESSION`].
 static PERMIT_OF_SESSION: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "{PERMIT_SELECT} JOIN sessions s ON s.account_id = p.account_id \
-         WHERE p.id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $3"
+    permit_select(
+        "sessions s JOIN permits p ON p.account_id = s.account_id",
+        "WHERE p.id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $3",
     )
 });
 
@@ -2163,6 +2175,41 @@ mod tests {
                     .map(|_| String::new());
                 assert!(unauthorised(read).contains("expired"));
             }
+        }
+    }
+
+    /// Each permit read finds each row it joins with one index search, with no scan, on
+    /// SQLite, which keeps no statistics to choose by: the open payment by
+    /// `payments_by_permit_status`, not by stepping through every open payment in the
+    /// council (the plan before migration 20261212000001, docs/BENCHMARKS.md fix 27).
+    #[tokio::test]
+    async fn every_permit_read_searches_an_index_for_each_table_it_joins() {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, _clock) = council_on_sqlite(&dir).await;
+        let conn = rusqlite::Connection::open(server.state.store.sqlite_file().unwrap()).unwrap();
+        for sql in [
+            &*PERMITS_OF_ACCOUNT,
+            &*PERMIT_OF_ACCOUNT,
+            &*PERMITS_OF_SESSION,
+            &*PERMIT_OF_SESSION,
+        ] {
+            let mut plan = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            // Unbound placeholders read as NULL: the plan does not depend on them.
+            let mut rows = plan.raw_query();
+            let mut steps = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                steps.push(row.get::<_, String>(3).unwrap());
+            }
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.starts_with("SEARCH y USING INDEX payments_by_permit_status")),
+                "{sql}: {steps:#?}"
+            );
+            assert!(
+                steps.iter().all(|s| !s.starts_with("SCAN")),
+                "{sql}: {steps:#?}"
+            );
         }
     }
 }
