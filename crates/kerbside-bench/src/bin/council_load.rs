@@ -117,6 +117,8 @@ struct Tally {
     first_error: Option<String>,
     /// The process's CPU time over the phase ([`process_cpu_time`]).
     cpu: Option<Duration>,
+    /// PostgreSQL's processes' CPU time over the phase ([`postgres_cpu_time`]).
+    postgres_cpu: Option<Duration>,
 }
 
 impl Tally {
@@ -435,6 +437,7 @@ async fn run_phase(
     seconds: u64,
 ) -> (Vec<Client>, Tally, Duration) {
     let cpu_before = process_cpu_time();
+    let postgres_before = postgres_cpu_time();
     let started = Instant::now();
     let window = Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -486,6 +489,10 @@ async fn run_phase(
     tally.cpu = cpu_before
         .zip(process_cpu_time())
         .map(|(before, after)| after.saturating_sub(before));
+    tally.postgres_cpu = postgres_before
+        .zip(postgres_cpu_time())
+        .map(|(before, after)| after.saturating_sub(before))
+        .filter(|cpu| !cpu.is_zero());
     (done, tally, started.elapsed())
 }
 
@@ -510,6 +517,43 @@ fn process_cpu_time() -> Option<Duration> {
 
 #[cfg(not(unix))]
 fn process_cpu_time() -> Option<Duration> {
+    None
+}
+
+/// User + system CPU time of every process named `postgres` on this machine (the server the
+/// PostgreSQL runs use, its backends, and the backends that have exited, counted in their
+/// parent's children's time), from /proc: Linux only. Zero over a SQLite phase.
+#[cfg(target_os = "linux")]
+fn postgres_cpu_time() -> Option<Duration> {
+    // SAFETY: sysconf reads a constant of the system.
+    let ticks_per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+    let mut ticks = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The command name may hold spaces: the fields start after its closing bracket.
+        let (Some(name), Some((_, rest))) = (stat.split_once('('), stat.rsplit_once(") ")) else {
+            continue;
+        };
+        if !name.1.starts_with("postgres)") {
+            continue;
+        }
+        // utime, stime, cutime, cstime: fields 14 to 17 of stat(5), 12 to 15 after the name.
+        ticks += rest
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .filter_map(|field| field.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(Duration::from_micros(
+        ticks * 1_000_000 / ticks_per_second.max(1),
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn postgres_cpu_time() -> Option<Duration> {
     None
 }
 
@@ -993,5 +1037,13 @@ fn print_phase(db: &str, phase: Phase, tally: &Tally, took: Duration) {
             cpu.as_secs_f64() / secs,
             cpu.as_secs_f64() * 1e6 / tally.requests() as f64
         );
+        if let Some(postgres) = tally.postgres_cpu {
+            println!(
+                "CPU: {:.2} cores busy, {:.1} µs per request (PostgreSQL's processes); {:.1} µs in all",
+                postgres.as_secs_f64() / secs,
+                postgres.as_secs_f64() * 1e6 / tally.requests() as f64,
+                (cpu + postgres).as_secs_f64() * 1e6 / tally.requests() as f64
+            );
+        }
     }
 }
