@@ -185,9 +185,9 @@ const PERMIT_COLUMNS: &str =
 const PERMIT_LOOKUPS: &str = "LEFT JOIN permits r ON r.renewal_of = p.id AND r.state = 'active' \
     LEFT JOIN payments y ON y.permit_id = p.id AND y.status = 'created'";
 
-/// A statement reading [`PermitRow`]s: `from` names `permits p` (joined first, so SQLite, which
-/// keeps tables before a `LEFT JOIN` outside it, can still start from them), `then` the
-/// conditions and order.
+/// A statement reading [`PermitRow`]s: `from` is `permits p`, alone or inner-joined with the
+/// table its conditions start from (written before the `LEFT JOIN`s: SQLite never moves a
+/// table written after a `LEFT JOIN` to an outer loop), `then` the conditions and order.
 fn permit_select(from: &str, then: &str) -> String {
     format!("{PERMIT_COLUMNS} FROM {from} {PERMIT_LOOKUPS} {then}")
 }

@@ -642,17 +642,6 @@ impl Store {
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
                         )
                         .await?;
-                    } else {
-                        // Every statement the council sends is prepared once per connection
-                        // and looks rows up by key. Left to choose (`auto`), PostgreSQL kept
-                        // planning some of them again on every execution: a permit read then
-                        // cost its processes ~335 µs of CPU instead of ~115 µs, in some runs
-                        // and not others (docs/BENCHMARKS.md, fix 28). PostgreSQL 12 or later.
-                        sqlx::Executor::execute(
-                            &mut *conn,
-                            "SET plan_cache_mode = force_generic_plan",
-                        )
-                        .await?;
                     }
                     Ok(())
                 })

@@ -43,18 +43,3 @@ async fn on_postgres_connections_dropped_while_the_council_was_quiet_are_replace
             .unwrap_or_else(|e| panic!("request {n} after the connections were dropped: {e}"));
     }
 }
-
-/// The council's PostgreSQL connections reuse each statement's one plan instead of planning
-/// it again per execution (docs/BENCHMARKS.md, fix 28): a connection it hands out says so.
-#[tokio::test]
-async fn on_postgres_each_statement_is_planned_once_per_connection() {
-    let url = fresh_postgres_database().await;
-    let council = TestCouncil::start_on(&url, "2027-03-01T09:00:00Z", None).await;
-    for _ in 0..3 {
-        let mode: String = sqlx::query_scalar("SELECT current_setting('plan_cache_mode')")
-            .fetch_one(council.server.state.store.pool())
-            .await
-            .unwrap();
-        assert_eq!(mode, "force_generic_plan");
-    }
-}

@@ -797,6 +797,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         clients.len(),
         started.elapsed().as_secs_f64()
     );
+    if matches!(args.db, DbKind::Postgres) {
+        // As after any bulk load (PostgreSQL's advice after pg_restore): the tables were
+        // filled in seconds, before autovacuum gathered statistics, and a statement planned
+        // without them can scan a table it should search (docs/BENCHMARKS.md, fix 28).
+        sqlx::query("ANALYZE").execute(store.pool()).await?;
+    }
     clock.set(run_at);
     // Sessions last 30 days, and the clock has moved on 11 months: each resident signs in
     // again (once, one after another, like the seeding).
