@@ -594,6 +594,32 @@ fn check_session<T>(session: Option<(i64, Option<i64>, T)>, now: DateTime<Utc>) 
     }
 }
 
+/// For a read by session that found nothing: the session read on its own, through a SQLite
+/// reading connection. `Ok` if it still holds (there was nothing to show), or why it ended.
+fn sqlite_session_holds(
+    conn: &rusqlite::Connection,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Result<()>> {
+    let session = query(SESSION_OF_TOKEN)
+        .bind(token_hash)
+        .fetch_optional_sqlite(conn)?;
+    Ok(check_session::<String>(session, now).map(drop))
+}
+
+/// [`sqlite_session_holds`] through a pool connection.
+async fn session_holds(
+    conn: &mut impl Queries,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let session = query_as::<(i64, Option<i64>, String)>(SESSION_OF_TOKEN)
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?;
+    check_session(session, now).map(drop)
+}
+
 pub async fn sign_out(state: &AppState, token_hash: &str) -> Result<()> {
     let (now, _) = today(state);
     state
@@ -690,10 +716,9 @@ pub async fn permits_of_session(
                 .bind(millis(now))
                 .fetch_all_sqlite(conn)?;
             let Some(first) = permits.first() else {
-                let session = query(SESSION_OF_TOKEN)
-                    .bind(token_hash)
-                    .fetch_optional_sqlite(conn)?;
-                return Ok(check_session::<String>(session, now).map(|_| Default::default()));
+                return Ok(
+                    sqlite_session_holds(conn, token_hash, now)?.map(|()| Default::default())
+                );
             };
             let events = query(EVENTS_OF_ACCOUNT)
                 .bind(&first.account_id)
@@ -708,11 +733,7 @@ pub async fn permits_of_session(
                 .fetch_all(&mut conn)
                 .await?;
             if permits.is_empty() {
-                let session = query_as::<(i64, Option<i64>, String)>(SESSION_OF_TOKEN)
-                    .bind(token_hash)
-                    .fetch_optional(&mut conn)
-                    .await?;
-                check_session(session, now)?;
+                session_holds(&mut conn, token_hash, now).await?;
                 return Ok(Default::default());
             }
             let ids: Vec<&str> = permits.iter().map(|p| p.id.as_str()).collect();
@@ -828,11 +849,8 @@ pub async fn permit_view_of_session(
                 .bind(millis(now))
                 .fetch_optional_sqlite(conn)?;
             let Some(row) = row else {
-                let session = query(SESSION_OF_TOKEN)
-                    .bind(token_hash)
-                    .fetch_optional_sqlite(conn)?;
-                return Ok(check_session::<String>(session, now)
-                    .and_then(|_| Err(Error::permit_not_found())));
+                return Ok(sqlite_session_holds(conn, token_hash, now)?
+                    .and_then(|()| Err(Error::permit_not_found())));
             };
             let events = query(EVENTS_OF_PERMIT).bind(id).fetch_all_sqlite(conn)?;
             Ok(Ok((row, events)))
@@ -846,11 +864,7 @@ pub async fn permit_view_of_session(
                 .fetch_optional(&mut conn)
                 .await?;
             let Some(row) = row else {
-                let session = query_as::<(i64, Option<i64>, String)>(SESSION_OF_TOKEN)
-                    .bind(token_hash)
-                    .fetch_optional(&mut conn)
-                    .await?;
-                check_session(session, now)?;
+                session_holds(&mut conn, token_hash, now).await?;
                 return Err(Error::permit_not_found());
             };
             let events = query_as::<EventRow>(EVENTS_OF_PERMIT)
