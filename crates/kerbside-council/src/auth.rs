@@ -90,9 +90,7 @@ impl FromRequestParts<AppState> for CurrentAccount {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = bearer_token(parts)
-            .ok_or_else(|| Error::Unauthorised("Sign in to continue.".into()))?;
-        let hash = token_hash(token);
+        let SessionToken { hash } = SessionToken::from_request_parts(parts, state).await?;
         // The idempotency middleware has looked this token up already for a keyed write
         // (request extensions are set only by the server, never by a client).
         if let Some(known) = parts.extensions.get::<CurrentAccount>() {
@@ -111,7 +109,7 @@ impl FromRequestParts<AppState> for CurrentAccount {
 /// The bearer token of a request that must be signed in, not yet checked: for the reads that
 /// check the session in the statement that reads their data (the permit list and one permit),
 /// so a read is one read, not two (`service::permits_of_session`). A request without a token
-/// is rejected here with 401, as [`CurrentAccount`] rejects it.
+/// is rejected here with 401; [`CurrentAccount`] starts from it.
 pub struct SessionToken {
     pub hash: String,
 }

@@ -845,7 +845,7 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, crate::Error> {
 
 /// A new row id: a UUIDv7 (the time in milliseconds, then a counter and random bits), so ids
 /// made later sort after earlier ones. A new row's id then lands on the last page of each
-/// index keyed by it (the primary key, and `payments_by_permit` or `permit_events_by_permit`
+/// index keyed by it (the primary key, and `payments_by_permit_status` or `permit_events_by_permit`
 /// for a new permit's payment and history), which a batch's writers share, instead of on a
 /// random page each: a batch's commit took half as long, and purchases went up ~30 %
 /// (docs/BENCHMARKS.md, fix 24). The time in it is the machine's, used for ordering
