@@ -69,7 +69,7 @@ async fn submit(
         Ok(outcome) => outcome,
         Err(problem) => return render(&page, Some(&problem), &form),
     };
-    match service::complete_payment(&state, &page.payment.id, outcome).await {
+    match service::complete_read_payment(&state, &page.payment, outcome).await {
         Ok(payment) => render(&Page { payment, ..page }, None, &CardForm::default()),
         Err(e) => e.into_response(),
     }
@@ -82,7 +82,12 @@ struct Page {
 }
 
 async fn load(state: &AppState, id: &str, token: &str) -> Result<Option<Page>, Error> {
-    let Some(mut payment) = service::payment_row(state, id).await? else {
+    let Some(service::PaymentForPage {
+        mut payment,
+        permit_type,
+        registration,
+    }) = service::payment_for_page(state, id).await?
+    else {
         return Ok(None);
     };
     // Constant-time enough: the token is 256 random bits, compared whole.
@@ -94,12 +99,14 @@ async fn load(state: &AppState, id: &str, token: &str) -> Result<Option<Page>, E
         service::fail_expired_payments_in_turn(state, now).await?;
         payment = service::payment_row(state, id).await?.unwrap_or(payment);
     }
-    let mut conn = state.store.reader().await?;
-    let permit = service::permit_of(&mut conn, &payment.account_id, &payment.permit_id).await?;
-    let registration = kerbside_rules::Registration::parse(&permit.registration)
+    let registration = kerbside_rules::Registration::parse(&registration)
         .map(|r| r.canonical())
-        .unwrap_or(permit.registration.clone());
-    let description = format!("{} for {}", permit.permit_type()?.label(), registration);
+        .unwrap_or(registration);
+    let description = format!(
+        "{} for {}",
+        service::parse_permit_type(&permit_type)?.label(),
+        registration
+    );
     Ok(Some(Page {
         payment,
         description,
