@@ -266,6 +266,36 @@ pub async fn generate_permits(
     Ok(Generated { accounts, permits })
 }
 
+/// Gives the permits [`generate_permits`] made with `prefix` what a council's permits have
+/// beside them: a history (bought; paid, for a paid permit) and, for a paid permit, its
+/// succeeded payment. Without them the history and payment tables hold only what a run writes,
+/// and statistics gathered after seeding describe tables a few hundred rows long, which
+/// PostgreSQL then plans as scans for the whole run (docs/BENCHMARKS.md, fix 29).
+pub async fn generate_history(pool: &sqlx::AnyPool, prefix: &str) -> Result<(), sqlx::Error> {
+    let generated = format!("FROM permits WHERE id LIKE '{prefix}p%'");
+    let mut tx = pool.begin().await?;
+    for statement in [
+        format!(
+            "INSERT INTO permit_events (id, permit_id, at, kind, detail) \
+             SELECT id || 'b', id, created_at, 'bought', 'Bought online.' {generated}"
+        ),
+        format!(
+            "INSERT INTO permit_events (id, permit_id, at, kind, detail) \
+             SELECT id || 'y', id, created_at + 1, 'paid', 'Paid by card ending 1111.' \
+             {generated} AND price_pence > 0"
+        ),
+        format!(
+            "INSERT INTO payments (id, permit_id, account_id, amount_pence, status, page_token, \
+             card_last4, created_at, expires_at, completed_at) \
+             SELECT id || 'y', id, account_id, price_pence, 'succeeded', id || 'page', '1111', \
+             created_at, created_at + 1800000, created_at + 1 {generated} AND price_pence > 0"
+        ),
+    ] {
+        sqlx::query(&statement).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
 /// The machine the figures come from, for the report.
 pub fn machine_summary() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

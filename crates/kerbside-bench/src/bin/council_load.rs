@@ -1,7 +1,7 @@
 //! Load generator for the council permit service: 64 concurrent clients on 127.0.0.1 against
 //! the real server (`kerbside_council::spawn`, in this process), on SQLite or PostgreSQL.
 //!
-//! Set-up: `--background-permits` generated permits (so queries run against a council-sized
+//! Set-up: `--background-permits` generated permits, each with its history and payment (so queries run against a council-sized
 //! table, not an empty one), 64 residents registered and signed in through the API (once per
 //! client: argon2 would dominate otherwise), each with a paid Annual Visitor permit whose
 //! renewal window is open, and a pool of buyer accounts (one household each, sessions created
@@ -38,7 +38,8 @@ use clap::{Parser, ValueEnum};
 use kerbside_api::types::*;
 use kerbside_api::{CouncilClient, FixedClock, API_PREFIX};
 use kerbside_bench::{
-    fresh_dir, generate_permits, ms, undo_index_fixes, Dialect, Latencies, Report, Row,
+    fresh_dir, generate_history, generate_permits, ms, undo_index_fixes, Dialect, Latencies,
+    Report, Row,
 };
 use kerbside_council::{spawn, CouncilConfig, Store};
 use kerbside_rules::{Address, PermitType, Postcode};
@@ -750,6 +751,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         run_at.date_naive(),
     )
     .await?;
+    generate_history(store.pool(), "bg").await?;
     let buyer_tokens =
         seed_buyers(&store, args.clients * args.buyers_per_client, bought_at).await?;
     println!(
