@@ -13,7 +13,7 @@
 use crate::auth::{self, bearer_token, sha256_hex, CurrentAccount};
 use crate::error::Error;
 use crate::sql::{query, query_as, Queries, Query};
-use crate::store::{self, millis, WriteTransaction};
+use crate::store::{self, millis, Backend, WriteTransaction};
 use crate::{service, AppState};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -44,23 +44,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     if bearer_token(&parts).is_none() && !open_to_anonymous(parts.uri.path()) {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let (scope, signed_in) = match bearer_token(&parts) {
-        Some(token) => {
-            let token_hash = auth::token_hash(token);
-            match service::account_for_token(&state, &token_hash).await {
-                Ok(account) => (
-                    account.id.clone(),
-                    Some(CurrentAccount {
-                        account,
-                        token_hash,
-                    }),
-                ),
-                // Not signed in: let the handler give its 401 without reserving the key.
-                Err(_) => return next.run(Request::from_parts(parts, body)).await,
-            }
-        }
-        None => ("anonymous".to_string(), None),
-    };
+    let token_hash = bearer_token(&parts).map(auth::token_hash);
     let key = match key.to_str() {
         Ok(k)
             if !k.is_empty()
@@ -70,23 +54,61 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             k.to_string()
         }
         _ => {
-            return Error::BadRequest(format!(
+            let problem = Error::BadRequest(format!(
                 "The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} visible ASCII characters."
-            ))
-            .into_response()
+            ));
+            return refuse(&state, token_hash, parts, next, problem).await;
         }
     };
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return Error::BadRequest("The request body is too large.".into()).into_response()
+            let problem = Error::BadRequest("The request body is too large.".into());
+            return refuse(&state, token_hash, parts, next, problem).await;
         }
     };
     let mut fingerprint_input = format!("{} {}\n", parts.method, parts.uri.path()).into_bytes();
     fingerprint_input.extend_from_slice(&bytes);
     let fingerprint = sha256_hex(&fingerprint_input);
 
-    match reserve(&state, &scope, &key, &fingerprint).await {
+    let (scope, signed_in, reserved) = match token_hash {
+        None => ("anonymous".to_string(), None, None),
+        Some(token_hash) => {
+            // On PostgreSQL the session is checked and the key reserved in one statement.
+            let found = match state.store.backend() {
+                Backend::Postgres => {
+                    service::account_reserving_key(&state, &token_hash, &key, &fingerprint)
+                        .await
+                        .map(|(account, new)| (account, Some(new)))
+                }
+                Backend::Sqlite => service::account_for_token(&state, &token_hash)
+                    .await
+                    .map(|account| (account, None)),
+            };
+            match found {
+                Ok((account, reserved)) => (
+                    account.id.clone(),
+                    Some(CurrentAccount {
+                        account,
+                        token_hash,
+                    }),
+                    reserved,
+                ),
+                // Not signed in: let the handler give its 401; nothing was reserved.
+                Err(_) => {
+                    return next
+                        .run(Request::from_parts(parts, Body::from(bytes)))
+                        .await
+                }
+            }
+        }
+    };
+    let reservation = match reserved {
+        Some(true) => Ok(Reservation::New),
+        Some(false) => earlier_use(&state, &scope, &key, &fingerprint).await,
+        None => reserve(&state, &scope, &key, &fingerprint).await,
+    };
+    match reservation {
         Ok(Reservation::New) => {}
         Ok(Reservation::Replay(response)) => return response,
         Err(e) => return e.into_response(),
@@ -163,6 +185,27 @@ async fn record_answer(
     }
 }
 
+/// A request refused for its key or its body: a signed-in request whose session has ended
+/// gets the handler's 401 instead, as it would have with a good key (who is asking comes
+/// first). The handler refuses it before reading a body, so none is passed on.
+async fn refuse(
+    state: &AppState,
+    token_hash: Option<String>,
+    parts: axum::http::request::Parts,
+    next: Next,
+    problem: Error,
+) -> Response {
+    if let Some(token_hash) = token_hash {
+        if service::account_for_token(state, &token_hash)
+            .await
+            .is_err()
+        {
+            return next.run(Request::from_parts(parts, Body::empty())).await;
+        }
+    }
+    problem.into_response()
+}
+
 /// Sign-up and sign-in are the only changes made before signing in; their keys are scoped
 /// to "anonymous".
 fn open_to_anonymous(path: &str) -> bool {
@@ -204,6 +247,17 @@ async fn reserve(
     if inserted == 1 {
         return Ok(Reservation::New);
     }
+    earlier_use(state, scope, key, fingerprint).await
+}
+
+/// A key found already reserved: the recorded answer for a repeat of the same request, or why
+/// it cannot run.
+async fn earlier_use(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Reservation, Error> {
     let (stored_fingerprint, status, body): (String, Option<i64>, Option<String>) = query_as(
         "SELECT fingerprint, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
     )

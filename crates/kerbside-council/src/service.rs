@@ -664,6 +664,71 @@ pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<Acc
     )
 }
 
+/// [`account_for_token`] and, for a session that still holds, the reservation of an
+/// idempotency key scoped to its account (as `idempotency::reserve` makes it), in one
+/// statement: on PostgreSQL every change a resident makes then starts with one round trip, not
+/// two (docs/BENCHMARKS.md, fix 31). Returns the account, and whether the key is new (else it
+/// was there before: a repeat, or another request's). A session that has ended reserves
+/// nothing and gets its reason, as from [`account_for_token`].
+pub async fn account_reserving_key(
+    state: &AppState,
+    token_hash: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<(AccountRow, bool)> {
+    static ACCOUNT_RESERVING_KEY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH account AS ({SESSION_SELECT}), \
+             reserved AS (INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) \
+               SELECT id, $2, $3, $4 FROM account \
+               WHERE session_revoked_at IS NULL AND session_expires_at > $4 \
+               ON CONFLICT (scope, key) DO NOTHING RETURNING 1) \
+             SELECT account.*, (SELECT COUNT(*) FROM reserved) AS reserved FROM account"
+        )
+    });
+    let (now, _) = today(state);
+    let found = query_as::<SessionReservingKey>(&ACCOUNT_RESERVING_KEY)
+        .bind(token_hash)
+        .bind(key)
+        .bind(fingerprint)
+        .bind(millis(now))
+        .fetch_optional(&mut state.store.reader().await?)
+        .await?;
+    let reserved = found.as_ref().is_some_and(|f| f.reserved == 1);
+    let account = check_session(
+        found.map(|f| {
+            let s = f.session;
+            (s.session_expires_at, s.session_revoked_at, s.account)
+        }),
+        now,
+    )?;
+    Ok((account, reserved))
+}
+
+/// A [`SessionRow`] and whether [`account_reserving_key`] reserved its key.
+#[derive(FromRow)]
+struct SessionReservingKey {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    reserved: i64,
+}
+
+impl FromSqliteRow for SessionReservingKey {
+    type Columns = (<SessionRow as FromSqliteRow>::Columns, usize);
+    fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Self::Columns> {
+        Ok((
+            SessionRow::columns(statement)?,
+            statement.column_index("reserved")?,
+        ))
+    }
+    fn from_sqlite(row: &rusqlite::Row, columns: &Self::Columns) -> rusqlite::Result<Self> {
+        Ok(SessionReservingKey {
+            session: SessionRow::from_sqlite(row, &columns.0)?,
+            reserved: row.get(columns.1)?,
+        })
+    }
+}
+
 /// A session's expiry and revocation times and its account's id, read by its token's hash.
 const SESSION_OF_TOKEN: &str =
     "SELECT expires_at, revoked_at, account_id FROM sessions WHERE token_hash = $1";

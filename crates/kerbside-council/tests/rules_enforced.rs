@@ -68,43 +68,99 @@ async fn another_residents_permit_is_not_found_and_never_shown() {
     assert_eq!(still.status, PermitStatus::Active);
 }
 
+/// On both databases: on PostgreSQL the session is checked and the key reserved by one
+/// statement (docs/BENCHMARKS.md, fix 31), on SQLite by two.
 #[tokio::test]
 async fn a_retry_with_the_same_idempotency_key_buys_once_and_returns_the_first_answer() {
-    let council = start().await;
-    let token = council.resident("retry@example.org").await;
-    let key = CouncilClient::new_idempotency_key();
-    let first = council
-        .client
-        .buy(&token, &visitor("AB12CDE"), &key)
-        .await
-        .unwrap();
-    let second = council
-        .client
-        .buy(&token, &visitor("AB12CDE"), &key)
-        .await
-        .unwrap();
-    assert_eq!(first.permit.id, second.permit.id);
-    assert_eq!(
-        first.payment.as_ref().unwrap().id,
-        second.payment.as_ref().unwrap().id
-    );
-    assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 1);
-    assert_eq!(council.count("SELECT COUNT(*) FROM payments").await, 1);
+    for db in [Db::Sqlite, Db::Postgres] {
+        let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
+        let token = council.resident("retry@example.org").await;
+        let key = CouncilClient::new_idempotency_key();
+        let first = council
+            .client
+            .buy(&token, &visitor("AB12CDE"), &key)
+            .await
+            .unwrap();
+        let second = council
+            .client
+            .buy(&token, &visitor("AB12CDE"), &key)
+            .await
+            .unwrap();
+        assert_eq!(first.permit.id, second.permit.id, "{db:?}");
+        assert_eq!(
+            first.payment.as_ref().unwrap().id,
+            second.payment.as_ref().unwrap().id
+        );
+        assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 1);
+        assert_eq!(council.count("SELECT COUNT(*) FROM payments").await, 1);
 
-    // The same key for a different request is refused, and changes nothing.
-    let reused = council
-        .client
-        .buy(&token, &visitor("XY34ZZZ"), &key)
-        .await
-        .unwrap_err();
-    assert_eq!(reused.kind(), ErrorKind::Validation);
-    assert!(
-        reused
-            .to_string()
-            .contains("already used for a different request"),
-        "{reused}"
-    );
-    assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 1);
+        // The same key for a different request is refused, and changes nothing.
+        let reused = council
+            .client
+            .buy(&token, &visitor("XY34ZZZ"), &key)
+            .await
+            .unwrap_err();
+        assert_eq!(reused.kind(), ErrorKind::Validation, "{db:?}");
+        assert!(
+            reused
+                .to_string()
+                .contains("already used for a different request"),
+            "{reused}"
+        );
+        assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 1);
+    }
+}
+
+/// Who is asking comes before the key: a session that has ended gets 401 whatever its key,
+/// and reserves none, so the key still works once the resident signs in again. A live session
+/// with a malformed key gets 400.
+#[tokio::test]
+async fn a_session_that_has_ended_reserves_no_key_and_is_told_to_sign_in() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let council = TestCouncil::start(db, "2027-03-01T09:00:00Z").await;
+        let token = council.resident("ended@example.org").await;
+        let malformed = council
+            .client
+            .buy(&token, &visitor("AB12CDE"), "a key with spaces")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            malformed.kind(),
+            ErrorKind::Validation,
+            "{db:?}: {malformed}"
+        );
+        assert!(
+            malformed.to_string().contains("Idempotency-Key"),
+            "{malformed}"
+        );
+
+        council.client.sign_out(&token).await.unwrap();
+        let key = CouncilClient::new_idempotency_key();
+        for key in [key.as_str(), "a key with spaces"] {
+            let refused = council
+                .client
+                .buy(&token, &visitor("AB12CDE"), key)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                refused.kind(),
+                ErrorKind::Unauthorised,
+                "{db:?} {key}: {refused}"
+            );
+            assert!(refused.to_string().contains("signed out"), "{refused}");
+        }
+        let reserved = format!("SELECT COUNT(*) FROM idempotency_keys WHERE key = '{key}'");
+        assert_eq!(council.count(&reserved).await, 0, "{db:?}");
+        assert_eq!(council.count("SELECT COUNT(*) FROM permits").await, 0);
+
+        let again = council.sign_in("ended@example.org").await;
+        let bought = council
+            .client
+            .buy(&again, &visitor("AB12CDE"), &key)
+            .await
+            .unwrap();
+        assert_eq!(bought.permit.registration, "AB12 CDE", "{db:?}");
+    }
 }
 
 #[tokio::test]
