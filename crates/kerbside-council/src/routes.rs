@@ -419,11 +419,11 @@ pub async fn renew(
     responses((status = 200, body = RefundQuote), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn refund_quote(
     State(state): State<AppState>,
-    current: CurrentAccount,
+    session: SessionToken,
     Path(id): Path<String>,
 ) -> Result<Json<RefundQuote>> {
     Ok(Json(
-        service::refund_quote(&state, &current.account, &id).await?,
+        service::refund_quote(&state, &session.hash, &id).await?,
     ))
 }
 
@@ -446,11 +446,11 @@ pub async fn cancel(
     responses((status = 200, body = Payment, description = "The council's own record: the only proof a payment succeeded"), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn get_payment(
     State(state): State<AppState>,
-    current: CurrentAccount,
+    session: SessionToken,
     Path(id): Path<String>,
 ) -> Result<Json<Payment>> {
     Ok(Json(
-        service::payment_view(&state, &current.account.id, &id).await?,
+        service::payment_view_of_session(&state, &session.hash, &id).await?,
     ))
 }
 

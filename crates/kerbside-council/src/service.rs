@@ -1226,11 +1226,6 @@ pub async fn quote(
     })
 }
 
-/// Takes the household's lock: the first statement of every permit-changing transaction.
-/// On SQLite a write transaction already excludes every other writer (the writers' turn, and
-/// the batch's `BEGIN IMMEDIATE` against other processes), so there is nothing more to take:
-/// the row's update would only cost the turn a statement and a page of the commit
-/// (docs/BENCHMARKS.md, fix 24).
 /// [`lock_household`] of the household an account lives in, found in the same statement.
 async fn lock_household_of(tx: &mut WriteTransaction, account_id: &str) -> Result<()> {
     if tx.excludes_every_other_writer() {
@@ -1247,6 +1242,11 @@ async fn lock_household_of(tx: &mut WriteTransaction, account_id: &str) -> Resul
     Ok(())
 }
 
+/// Takes the household's lock: the first statement of every permit-changing transaction.
+/// On SQLite a write transaction already excludes every other writer (the writers' turn, and
+/// the batch's `BEGIN IMMEDIATE` against other processes), so there is nothing more to take:
+/// the row's update would only cost the turn a statement and a page of the commit
+/// (docs/BENCHMARKS.md, fix 24).
 async fn lock_household(tx: &mut WriteTransaction, household_key: &str) -> Result<()> {
     if tx.excludes_every_other_writer() {
         return Ok(());
@@ -1789,14 +1789,26 @@ fn refund_for(state: &AppState, row: &PermitRow, today: NaiveDate) -> Result<(Mo
     Ok((refund, policy.describe()))
 }
 
+/// What cancelling the permit would refund today. The session is checked in the read of the
+/// permit, as [`permit_view_of_session`]: one read, not two (docs/BENCHMARKS.md, fix 32).
 pub async fn refund_quote(
     state: &AppState,
-    account: &AccountRow,
+    token_hash: &str,
     permit_id: &str,
 ) -> Result<RefundQuote> {
-    let (_, today) = today(state);
+    let (now, today) = today(state);
     let mut conn = state.store.reader().await?;
-    let row = permit_of(&mut conn, &account.id, permit_id).await?;
+    let row = query_as::<PermitRow>(&PERMIT_OF_SESSION)
+        .bind(permit_id)
+        .bind(token_hash)
+        .bind(millis(now))
+        .fetch_optional(&mut conn)
+        .await?;
+    let Some(row) = row else {
+        session_holds(&mut conn, token_hash, now).await?;
+        return Err(Error::permit_not_found());
+    };
+    drop(conn);
     check_action(row.status(today)?, PermitAction::Cancel)?;
     let (refund, terms) = refund_for(state, &row, today)?;
     Ok(RefundQuote {
@@ -1983,6 +1995,41 @@ pub async fn payment_view(state: &AppState, account_id: &str, id: &str) -> Resul
     Ok(views::payment(state, &row))
 }
 
+/// [`payment_view`] of a payment of the account whose session `token_hash` names, the session
+/// checked in the same read, as [`permits_of_session`]: one read, not two (docs/BENCHMARKS.md,
+/// fix 32). Someone else's payment is "not found".
+pub async fn payment_view_of_session(
+    state: &AppState,
+    token_hash: &str,
+    id: &str,
+) -> Result<Payment> {
+    const PAYMENT_OF_SESSION: &str = "SELECT y.id, y.permit_id, y.account_id, y.amount_pence, \
+        y.status, y.page_token, y.return_url, y.failure_reason, y.card_last4, y.created_at, \
+        y.expires_at, y.completed_at FROM sessions s JOIN payments y ON y.account_id = s.account_id \
+        WHERE y.id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
+    let now = today(state).0;
+    let mut conn = state.store.reader().await?;
+    let row = query_as::<PaymentRow>(PAYMENT_OF_SESSION)
+        .bind(id)
+        .bind(token_hash)
+        .bind(millis(now))
+        .fetch_optional(&mut conn)
+        .await?;
+    let Some(row) = row else {
+        session_holds(&mut conn, token_hash, now).await?;
+        return Err(payment_not_found());
+    };
+    drop(conn);
+    if row.past_its_deadline(now) {
+        return payment_view(state, &row.account_id, id).await;
+    }
+    Ok(views::payment(state, &row))
+}
+
+fn payment_not_found() -> Error {
+    Error::NotFound("No payment with that reference was found on your account.".into())
+}
+
 /// One of the account's payments; someone else's is "not found", as for permits.
 async fn payment_of(conn: &mut impl Queries, account_id: &str, id: &str) -> Result<PaymentRow> {
     static PAYMENT_OF_ACCOUNT: LazyLock<String> =
@@ -1992,9 +2039,7 @@ async fn payment_of(conn: &mut impl Queries, account_id: &str, id: &str) -> Resu
         .bind(account_id)
         .fetch_optional(conn)
         .await?
-        .ok_or_else(|| {
-            Error::NotFound("No payment with that reference was found on your account.".into())
-        })
+        .ok_or_else(payment_not_found)
 }
 
 /// What the sandbox card network said.
@@ -2427,15 +2472,51 @@ mod tests {
                         .map(|p| p.reference)
                 }
             };
+            let payment = |token: &str| {
+                let hash = auth::token_hash(token);
+                let id = bought.payment.as_ref().unwrap().id.clone();
+                async move {
+                    payment_view_of_session(state, &hash, &id)
+                        .await
+                        .map(|p| p.id)
+                }
+            };
+            let refund = |token: &str| {
+                let hash = auth::token_hash(token);
+                let id = bought.permit.id.clone();
+                async move { refund_quote(state, &hash, &id).await.map(|q| q.permit_id) }
+            };
             assert_eq!(list(owner).await.unwrap(), "1 permits");
             assert_eq!(one(owner).await.unwrap(), bought.permit.reference);
+            assert_eq!(
+                payment(owner).await.unwrap(),
+                bought.payment.as_ref().unwrap().id
+            );
+            // The permit is waiting for its payment: not cancellable, so a rule's refusal.
+            assert!(matches!(
+                refund(owner).await,
+                Err(Error::Conflict(_) | Error::Validation(_))
+            ));
             assert_eq!(list(other).await.unwrap(), "0 permits");
-            assert!(matches!(one(other).await, Err(Error::NotFound(_))));
-            for read in [list("no such token").await, one("no such token").await] {
-                assert!(unauthorised(read).contains("not signed in"));
+            for read in [one(other).await, payment(other).await, refund(other).await] {
+                assert!(matches!(read, Err(Error::NotFound(_))), "{read:?}");
             }
-            for read in [list(&signed_out).await, one(&signed_out).await] {
-                assert!(unauthorised(read).contains("signed out of this session"));
+            for token in ["no such token", signed_out.as_str()] {
+                let reads = [
+                    list(token).await,
+                    one(token).await,
+                    payment(token).await,
+                    refund(token).await,
+                ];
+                let expected = if token == signed_out {
+                    "signed out of this session"
+                } else {
+                    "not signed in"
+                };
+                for read in reads {
+                    let reason = unauthorised(read);
+                    assert!(reason.contains(expected), "{token}: {reason}");
+                }
             }
         }
         clock.set(at("2027-03-31T09:00:01Z"));
@@ -2447,6 +2528,15 @@ mod tests {
                     .map(|_| String::new());
                 assert!(unauthorised(read).contains("expired"));
                 let read = permit_view_of_session(state, &hash, &bought.permit.id)
+                    .await
+                    .map(|_| String::new());
+                assert!(unauthorised(read).contains("expired"));
+                let payment_id = &bought.payment.as_ref().unwrap().id;
+                let read = payment_view_of_session(state, &hash, payment_id)
+                    .await
+                    .map(|_| String::new());
+                assert!(unauthorised(read).contains("expired"));
+                let read = refund_quote(state, &hash, &bought.permit.id)
                     .await
                     .map(|_| String::new());
                 assert!(unauthorised(read).contains("expired"));
