@@ -33,7 +33,7 @@ use std::sync::Arc;
 pub use address_changes::add_officer;
 pub use error::Error;
 pub use mail::{send_expiry_reminders, MailConfig, Mailer, ReminderRun, SmtpConfig, SmtpTls};
-pub use store::Store;
+pub use store::{default_postgres_connections, Store};
 
 /// The allocator the council's server binary runs with (`#[global_allocator]` in `main.rs`);
 /// the council benchmarks declare the same one through this name, so what they measure

@@ -60,6 +60,10 @@ struct Options {
     )]
     database: String,
 
+    /// Most connections this instance opens to PostgreSQL (default: four per core, 4 to 16).
+    #[arg(long, global = true, env = "KERBSIDE_DATABASE_CONNECTIONS")]
+    database_connections: Option<u32>,
+
     /// Address to listen on. Port 0 picks a free port; the bound address is printed.
     #[arg(long, env = "KERBSIDE_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
@@ -191,7 +195,7 @@ async fn run(options: Options) -> Result<(), String> {
     }
     council.reminder_every = (options.reminder_minutes > 0)
         .then(|| std::time::Duration::from_secs(options.reminder_minutes * 60));
-    let store = Store::connect(&options.database)
+    let store = Store::connect_with_connections(&options.database, options.database_connections)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let server = spawn(

@@ -573,11 +573,31 @@ async fn take_turn(turns: &Arc<Turns>) -> OwnedMutexGuard<Batch> {
     batch
 }
 
+/// Connections to PostgreSQL by default: four per core of this machine, from 4 to 16. More
+/// connections than the cores can serve only queue their backends for the same cores: on two
+/// cores shared with PostgreSQL, 8 connections served the benchmark's mix 12–25 % faster than
+/// 16 and 4 (docs/BENCHMARKS.md, fix 33). At most 16, so several instances of the council stay
+/// within PostgreSQL's default limit of 100 connections.
+pub fn default_postgres_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    u32::try_from(cores * 4).unwrap_or(u32::MAX).clamp(4, 16)
+}
+
 impl Store {
     /// Connects to `sqlite://path` (created if missing) or `postgres://…`, then applies any
     /// migrations not yet applied. Several instances may start at once against PostgreSQL:
     /// sqlx takes an advisory lock while migrating.
     pub async fn connect(url: &str) -> Result<Store, sqlx::Error> {
+        Store::connect_with_connections(url, None).await
+    }
+
+    /// [`Store::connect`] with at most `connections` connections to PostgreSQL (the council's
+    /// `--database-connections`); `None` takes [`default_postgres_connections`]. SQLite's
+    /// pool is not sized by it: its reads and writes have connections of their own.
+    pub async fn connect_with_connections(
+        url: &str,
+        connections: Option<u32>,
+    ) -> Result<Store, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -616,7 +636,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
-                Backend::Postgres => 16,
+                Backend::Postgres => connections.unwrap_or_else(default_postgres_connections),
             })
             .acquire_timeout(Duration::from_secs(10))
             // sqlx pings every connection it hands out by default: on PostgreSQL one more
