@@ -4,7 +4,9 @@
 
 use crate::auth;
 use crate::error::{Error, Result};
-use crate::sql::{from_sqlite_columns, query, query_as, query_scalar, FromSqliteRow, Queries};
+use crate::sql::{
+    from_sqlite_columns, from_sqlite_row_and_columns, query, query_as, query_scalar, Queries,
+};
 use crate::store::{
     date_text, from_millis, is_unique_violation, millis, new_id, parse_date, Backend,
     WriteTransaction,
@@ -242,21 +244,10 @@ struct PermitWithHistory {
     history: String,
 }
 
-impl FromSqliteRow for PermitWithHistory {
-    type Columns = (<PermitRow as FromSqliteRow>::Columns, usize);
-    fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Self::Columns> {
-        Ok((
-            PermitRow::columns(statement)?,
-            statement.column_index("history")?,
-        ))
-    }
-    fn from_sqlite(row: &rusqlite::Row, columns: &Self::Columns) -> rusqlite::Result<Self> {
-        Ok(PermitWithHistory {
-            permit: PermitRow::from_sqlite(row, &columns.0)?,
-            history: row.get(columns.1)?,
-        })
-    }
-}
+from_sqlite_row_and_columns!(PermitWithHistory {
+    permit: PermitRow,
+    history
+});
 
 impl PermitWithHistory {
     /// The permits, and their history as [`EventRow`]s: each permit's oldest first.
@@ -713,21 +704,10 @@ struct SessionReservingKey {
     reserved: i64,
 }
 
-impl FromSqliteRow for SessionReservingKey {
-    type Columns = (<SessionRow as FromSqliteRow>::Columns, usize);
-    fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Self::Columns> {
-        Ok((
-            SessionRow::columns(statement)?,
-            statement.column_index("reserved")?,
-        ))
-    }
-    fn from_sqlite(row: &rusqlite::Row, columns: &Self::Columns) -> rusqlite::Result<Self> {
-        Ok(SessionReservingKey {
-            session: SessionRow::from_sqlite(row, &columns.0)?,
-            reserved: row.get(columns.1)?,
-        })
-    }
-}
+from_sqlite_row_and_columns!(SessionReservingKey {
+    session: SessionRow,
+    reserved
+});
 
 /// A session's expiry and revocation times and its account's id, read by its token's hash.
 const SESSION_OF_TOKEN: &str =
@@ -1124,24 +1104,11 @@ from_sqlite_columns!(EventRow {
     detail
 });
 
-impl FromSqliteRow for SessionRow {
-    type Columns = (usize, usize, <AccountRow as FromSqliteRow>::Columns);
-    fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Self::Columns> {
-        Ok((
-            statement.column_index("session_expires_at")?,
-            statement.column_index("session_revoked_at")?,
-            AccountRow::columns(statement)?,
-        ))
-    }
-    fn from_sqlite(row: &rusqlite::Row, columns: &Self::Columns) -> rusqlite::Result<Self> {
-        let (expires_at, revoked_at, account) = columns;
-        Ok(SessionRow {
-            session_expires_at: row.get(*expires_at)?,
-            session_revoked_at: row.get(*revoked_at)?,
-            account: AccountRow::from_sqlite(row, account)?,
-        })
-    }
-}
+from_sqlite_row_and_columns!(SessionRow {
+    account: AccountRow,
+    session_expires_at,
+    session_revoked_at,
+});
 
 struct PreparedPurchase {
     terms: PermitTypeTerms,
@@ -1940,23 +1907,11 @@ pub struct PaymentForPage {
     pub registration: String,
 }
 
-impl FromSqliteRow for PaymentForPage {
-    type Columns = (<PaymentRow as FromSqliteRow>::Columns, usize, usize);
-    fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Self::Columns> {
-        Ok((
-            PaymentRow::columns(statement)?,
-            statement.column_index("permit_type")?,
-            statement.column_index("registration")?,
-        ))
-    }
-    fn from_sqlite(row: &rusqlite::Row, columns: &Self::Columns) -> rusqlite::Result<Self> {
-        Ok(PaymentForPage {
-            payment: PaymentRow::from_sqlite(row, &columns.0)?,
-            permit_type: row.get(columns.1)?,
-            registration: row.get(columns.2)?,
-        })
-    }
-}
+from_sqlite_row_and_columns!(PaymentForPage {
+    payment: PaymentRow,
+    permit_type,
+    registration,
+});
 
 /// The payment the payment page shows, with its permit, in one read (one round trip on
 /// PostgreSQL, not two; docs/BENCHMARKS.md, fix 30). The permit is named by its id, looked up

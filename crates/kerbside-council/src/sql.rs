@@ -293,6 +293,34 @@ macro_rules! from_sqlite_columns {
 }
 pub(crate) use from_sqlite_columns;
 
+/// [`FromSqliteRow`] for a row type made of another row type (its field `$inner`, which sqlx
+/// reads with `#[sqlx(flatten)]`) and columns of its own, named as its other fields.
+macro_rules! from_sqlite_row_and_columns {
+    ($row_type:ident { $inner:ident: $inner_type:ident, $($field:ident),+ $(,)? }) => {
+        impl $crate::sql::FromSqliteRow for $row_type {
+            /// The inner row's columns, then each own field's, in the order listed.
+            type Columns = (<$inner_type as $crate::sql::FromSqliteRow>::Columns, Vec<usize>);
+            fn columns(statement: &rusqlite::Statement) -> rusqlite::Result<Self::Columns> {
+                Ok((
+                    <$inner_type as $crate::sql::FromSqliteRow>::columns(statement)?,
+                    vec![$(statement.column_index(stringify!($field))?),+],
+                ))
+            }
+            fn from_sqlite(row: &rusqlite::Row, columns: &Self::Columns) -> rusqlite::Result<Self> {
+                let mut own = columns.1.iter().copied();
+                Ok($row_type {
+                    $inner: <$inner_type as $crate::sql::FromSqliteRow>::from_sqlite(
+                        row,
+                        &columns.0,
+                    )?,
+                    $($field: row.get(own.next().expect("a column per field"))?),+
+                })
+            }
+        }
+    };
+}
+pub(crate) use from_sqlite_row_and_columns;
+
 /// The column named `name`, looked for first from column `after` on (the council's `SELECT`s
 /// list their row type's columns in its fields' order, sometimes with others between), then
 /// among all columns.
