@@ -5,7 +5,7 @@
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::sql::{
-    from_sqlite_columns, from_sqlite_row_and_columns, query, query_as, query_scalar, Queries,
+    from_sqlite_columns, from_sqlite_row_and_columns, query, query_as, query_scalar, Queries, Row,
 };
 use crate::store::{
     date_text, from_millis, is_unique_violation, millis, new_id, parse_date, Backend,
@@ -744,6 +744,34 @@ fn sqlite_session_holds(
     Ok(check_session::<String>(session, now).map(drop))
 }
 
+/// One row of the account whose session `token_hash` names, read by `sql` (`$1` the row's id,
+/// `$2` the token's hash, `$3` now) with the session checked in the same read. Only when it
+/// finds nothing is the session read on its own, to tell a session that has ended (401) from
+/// a row that is not the account's (`not_found`).
+async fn one_of_session<T: Row>(
+    state: &AppState,
+    sql: &str,
+    id: &str,
+    token_hash: &str,
+    now: DateTime<Utc>,
+    not_found: fn() -> Error,
+) -> Result<T> {
+    let mut conn = state.store.reader().await?;
+    let row = query_as::<T>(sql)
+        .bind(id)
+        .bind(token_hash)
+        .bind(millis(now))
+        .fetch_optional(&mut conn)
+        .await?;
+    match row {
+        Some(row) => Ok(row),
+        None => {
+            session_holds(&mut conn, token_hash, now).await?;
+            Err(not_found())
+        }
+    }
+}
+
 /// [`sqlite_session_holds`] through a pool connection.
 async fn session_holds(
     conn: &mut impl Queries,
@@ -985,19 +1013,9 @@ pub async fn permit_view_of_session(
             Ok(Ok((row, events)))
         })??,
         None => {
-            let mut conn = state.store.reader().await?;
             let sql = PERMIT_OF_SESSION_WITH_HISTORY.of(state.store.backend());
-            let row = query_as::<PermitWithHistory>(sql)
-                .bind(id)
-                .bind(token_hash)
-                .bind(millis(now))
-                .fetch_optional(&mut conn)
-                .await?;
-            let Some(row) = row else {
-                session_holds(&mut conn, token_hash, now).await?;
-                return Err(Error::permit_not_found());
-            };
-            one_with_history(row)?
+            let row = one_of_session(state, sql, id, token_hash, now, Error::permit_not_found);
+            one_with_history(row.await?)?
         }
     };
     if row.payment_overdue(now) {
@@ -1764,18 +1782,15 @@ pub async fn refund_quote(
     permit_id: &str,
 ) -> Result<RefundQuote> {
     let (now, today) = today(state);
-    let mut conn = state.store.reader().await?;
-    let row = query_as::<PermitRow>(&PERMIT_OF_SESSION)
-        .bind(permit_id)
-        .bind(token_hash)
-        .bind(millis(now))
-        .fetch_optional(&mut conn)
-        .await?;
-    let Some(row) = row else {
-        session_holds(&mut conn, token_hash, now).await?;
-        return Err(Error::permit_not_found());
-    };
-    drop(conn);
+    let row: PermitRow = one_of_session(
+        state,
+        &PERMIT_OF_SESSION,
+        permit_id,
+        token_hash,
+        now,
+        Error::permit_not_found,
+    )
+    .await?;
     check_action(row.status(today)?, PermitAction::Cancel)?;
     let (refund, terms) = refund_for(state, &row, today)?;
     Ok(RefundQuote {
@@ -1963,18 +1978,15 @@ pub async fn payment_view_of_session(
         y.expires_at, y.completed_at FROM sessions s JOIN payments y ON y.account_id = s.account_id \
         WHERE y.id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
     let now = today(state).0;
-    let mut conn = state.store.reader().await?;
-    let row = query_as::<PaymentRow>(PAYMENT_OF_SESSION)
-        .bind(id)
-        .bind(token_hash)
-        .bind(millis(now))
-        .fetch_optional(&mut conn)
-        .await?;
-    let Some(row) = row else {
-        session_holds(&mut conn, token_hash, now).await?;
-        return Err(payment_not_found());
-    };
-    drop(conn);
+    let row: PaymentRow = one_of_session(
+        state,
+        PAYMENT_OF_SESSION,
+        id,
+        token_hash,
+        now,
+        payment_not_found,
+    )
+    .await?;
     if row.past_its_deadline(now) {
         return payment_view(state, &row.account_id, id).await;
     }
