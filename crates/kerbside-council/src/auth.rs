@@ -107,8 +107,9 @@ impl FromRequestParts<AppState> for CurrentAccount {
 }
 
 /// The bearer token of a request that must be signed in, not yet checked: for the reads that
-/// check the session in the statement that reads their data (the permit list and one permit),
-/// so a read is one read, not two (`service::permits_of_session`). A request without a token
+/// check the session in the statement that reads their data (the permit list, one permit, a
+/// payment's status and the refund quote), so a read is one read, not two
+/// (`service::permits_of_session`). A request without a token
 /// is rejected here with 401; [`CurrentAccount`] starts from it.
 pub struct SessionToken {
     pub hash: String,

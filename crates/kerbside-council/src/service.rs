@@ -250,33 +250,51 @@ from_sqlite_row_and_columns!(PermitWithHistory {
 });
 
 impl PermitWithHistory {
+    /// The permit, and its history as [`EventRow`]s, oldest first.
+    fn into_parts(self) -> Result<(PermitRow, Vec<EventRow>)> {
+        let history: Vec<(i64, String, String)> = serde_json::from_str(&self.history)
+            .map_err(|e| Error::Internal(format!("a permit's history did not parse: {e}")))?;
+        let events = history
+            .into_iter()
+            .map(|(at, kind, detail)| EventRow {
+                permit_id: self.permit.id.clone(),
+                at,
+                kind,
+                detail,
+            })
+            .collect();
+        Ok((self.permit, events))
+    }
+
     /// The permits, and their history as [`EventRow`]s: each permit's oldest first.
     fn split(rows: Vec<PermitWithHistory>) -> Result<(Vec<PermitRow>, Vec<EventRow>)> {
         let mut events = Vec::new();
         let mut permits = Vec::with_capacity(rows.len());
         for row in rows {
-            let history: Vec<(i64, String, String)> = serde_json::from_str(&row.history)
-                .map_err(|e| Error::Internal(format!("a permit's history did not parse: {e}")))?;
-            events.extend(history.into_iter().map(|(at, kind, detail)| EventRow {
-                permit_id: row.permit.id.clone(),
-                at,
-                kind,
-                detail,
-            }));
-            permits.push(row.permit);
+            let (permit, history) = row.into_parts()?;
+            permits.push(permit);
+            events.extend(history);
         }
         Ok((permits, events))
     }
 }
 
-/// A payment's columns, as [`PaymentRow`] reads them (a macro, for `concat!`).
-macro_rules! payment_columns {
-    () => {
-        "id, permit_id, account_id, amount_pence, status, page_token, return_url, \
-         failure_reason, card_last4, created_at, expires_at, completed_at"
+/// `$table` (`""`, or an alias and a dot, as `"y."`) before each column, comma-separated: a
+/// macro, so statements built from it stay `concat!` constants.
+macro_rules! columns_of {
+    ($table:literal; $first:ident $(, $column:ident)* $(,)?) => {
+        concat!($table, stringify!($first) $(, ", ", $table, stringify!($column))*)
     };
 }
-const PAYMENT_SELECT: &str = concat!("SELECT ", payment_columns!(), " FROM payments");
+
+/// A payment's columns, as [`PaymentRow`] reads them, each after `$table` (`columns_of!`).
+macro_rules! payment_columns {
+    ($table:literal) => {
+        columns_of!($table; id, permit_id, account_id, amount_pence, status, page_token,
+            return_url, failure_reason, card_last4, created_at, expires_at, completed_at)
+    };
+}
+const PAYMENT_SELECT: &str = concat!("SELECT ", payment_columns!(""), " FROM payments");
 
 fn state_code(state: PermitState) -> &'static str {
     match state {
@@ -660,7 +678,8 @@ pub async fn account_for_token(state: &AppState, token_hash: &str) -> Result<Acc
 /// statement: on PostgreSQL every change a resident makes then starts with one round trip, not
 /// two (docs/BENCHMARKS.md, fix 31). Returns the account, and whether the key is new (else it
 /// was there before: a repeat, or another request's). A session that has ended reserves
-/// nothing and gets its reason, as from [`account_for_token`].
+/// nothing and gets its reason, as from [`account_for_token`]. PostgreSQL only: SQLite has no
+/// `INSERT` inside `WITH` (and there the key joins the writers' batch instead).
 pub async fn account_reserving_key(
     state: &AppState,
     token_hash: &str,
@@ -1014,8 +1033,9 @@ pub async fn permit_view_of_session(
         })??,
         None => {
             let sql = PERMIT_OF_SESSION_WITH_HISTORY.of(state.store.backend());
-            let row = one_of_session(state, sql, id, token_hash, now, Error::permit_not_found);
-            one_with_history(row.await?)?
+            let row: PermitWithHistory =
+                one_of_session(state, sql, id, token_hash, now, Error::permit_not_found).await?;
+            row.into_parts()?
         }
     };
     if row.payment_overdue(now) {
@@ -1059,20 +1079,13 @@ async fn permit_and_events_on(
     account_id: &str,
     id: &str,
 ) -> Result<(PermitRow, Vec<EventRow>)> {
-    let row = query_as::<PermitWithHistory>(PERMIT_OF_ACCOUNT_WITH_HISTORY.of(backend))
+    query_as::<PermitWithHistory>(PERMIT_OF_ACCOUNT_WITH_HISTORY.of(backend))
         .bind(id)
         .bind(account_id)
         .fetch_optional(conn)
         .await?
-        .ok_or_else(Error::permit_not_found)?;
-    one_with_history(row)
-}
-
-/// One permit read with its history, as [`PermitWithHistory::split`] splits them.
-fn one_with_history(row: PermitWithHistory) -> Result<(PermitRow, Vec<EventRow>)> {
-    let (mut permits, events) = PermitWithHistory::split(vec![row])?;
-    let permit = permits.pop().ok_or_else(Error::permit_not_found)?;
-    Ok((permit, events))
+        .ok_or_else(Error::permit_not_found)?
+        .into_parts()
 }
 
 from_sqlite_columns!(AccountRow {
@@ -1934,11 +1947,12 @@ from_sqlite_row_and_columns!(PaymentForPage {
 /// planned the bare join as a merge join that walked the permits' key index from its start
 /// (2.3 ms a page instead of ~0.1).
 pub async fn payment_for_page(state: &AppState, id: &str) -> Result<Option<PaymentForPage>> {
-    const PAYMENT_FOR_PAGE: &str = "SELECT y.id, y.permit_id, y.account_id, y.amount_pence, \
-        y.status, y.page_token, y.return_url, y.failure_reason, y.card_last4, y.created_at, \
-        y.expires_at, y.completed_at, p.permit_type, p.registration \
-        FROM payments y JOIN permits p ON p.id = y.permit_id \
-        WHERE y.id = $1 AND p.id = (SELECT permit_id FROM payments WHERE id = $1)";
+    const PAYMENT_FOR_PAGE: &str = concat!(
+        "SELECT ",
+        payment_columns!("y."),
+        ", p.permit_type, p.registration FROM payments y JOIN permits p ON p.id = y.permit_id \
+         WHERE y.id = $1 AND p.id = (SELECT permit_id FROM payments WHERE id = $1)"
+    );
     Ok(query_as::<PaymentForPage>(PAYMENT_FOR_PAGE)
         .bind(id)
         .fetch_optional(&mut state.store.reader().await?)
@@ -1973,10 +1987,12 @@ pub async fn payment_view_of_session(
     token_hash: &str,
     id: &str,
 ) -> Result<Payment> {
-    const PAYMENT_OF_SESSION: &str = "SELECT y.id, y.permit_id, y.account_id, y.amount_pence, \
-        y.status, y.page_token, y.return_url, y.failure_reason, y.card_last4, y.created_at, \
-        y.expires_at, y.completed_at FROM sessions s JOIN payments y ON y.account_id = s.account_id \
-        WHERE y.id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
+    const PAYMENT_OF_SESSION: &str = concat!(
+        "SELECT ",
+        payment_columns!("y."),
+        " FROM sessions s JOIN payments y ON y.account_id = s.account_id \
+         WHERE y.id = $1 AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > $3"
+    );
     let now = today(state).0;
     let row: PaymentRow = one_of_session(
         state,
@@ -2031,10 +2047,11 @@ pub async fn complete_payment(
 /// Records the outcome of the hosted page; the permit becomes active in the same transaction
 /// as the payment succeeds. A second submission of a finished payment changes nothing.
 ///
-/// The payment is the one the payment page read to check its token: its permit and owner never change, and whether it can still be paid is decided by
-/// the update, in the transaction. The owner's household is locked by the owner's id and the
-/// answer is the updated row: three statements fewer than reading the payment, its owner and
-/// the payment again (docs/BENCHMARKS.md, fix 30).
+/// The payment is the one the payment page read to check its token: its permit and owner
+/// never change, and whether it can still be paid is decided by the update, in the
+/// transaction. The owner's household is locked by the owner's id and the answer is the
+/// updated row: three statements fewer than reading the payment, its owner and the payment
+/// again (docs/BENCHMARKS.md, fix 30).
 pub async fn complete_read_payment(
     state: &AppState,
     payment: &PaymentRow,
@@ -2050,7 +2067,7 @@ pub async fn complete_read_payment(
     const COMPLETE: &str = concat!(
         "UPDATE payments SET status = $1, failure_reason = $2, card_last4 = $3, \
          completed_at = $4 WHERE id = $5 AND status = 'created' AND expires_at > $4 RETURNING ",
-        payment_columns!()
+        payment_columns!("")
     );
     let updated = query_as::<PaymentRow>(COMPLETE)
         .bind(status)
@@ -2070,44 +2087,42 @@ pub async fn complete_read_payment(
             .await?
             .ok_or_else(|| Error::Internal("payment vanished".into()));
     };
-    {
-        let row = permit_of(&mut tx, &payment.account_id, &payment.permit_id).await?;
-        let event = match outcome {
-            CardOutcome::Approved { .. } => PermitEvent::PaymentSucceeded,
-            CardOutcome::Declined { .. } => PermitEvent::PaymentFailed,
-        };
-        let new_state = row.state()?.apply(event)?;
-        query("UPDATE permits SET state = $1, updated_at = $2 WHERE id = $3")
-            .bind(state_code(new_state))
-            .bind(millis(now))
-            .bind(&row.id)
-            .execute(&mut tx)
+    let row = permit_of(&mut tx, &payment.account_id, &payment.permit_id).await?;
+    let event = match outcome {
+        CardOutcome::Approved { .. } => PermitEvent::PaymentSucceeded,
+        CardOutcome::Declined { .. } => PermitEvent::PaymentFailed,
+    };
+    let new_state = row.state()?.apply(event)?;
+    query("UPDATE permits SET state = $1, updated_at = $2 WHERE id = $3")
+        .bind(state_code(new_state))
+        .bind(millis(now))
+        .bind(&row.id)
+        .execute(&mut tx)
+        .await?;
+    let amount = Money(payment.amount_pence);
+    match (&outcome, &row.renewal_of) {
+        (CardOutcome::Approved { last4 }, renewal_of) => {
+            add_event(
+                &mut tx,
+                &row.id,
+                now,
+                "paid",
+                &format!("Paid {amount} by card ending {last4}."),
+            )
             .await?;
-        let amount = Money(payment.amount_pence);
-        match (&outcome, &row.renewal_of) {
-            (CardOutcome::Approved { last4 }, renewal_of) => {
+            if let Some(original) = renewal_of {
                 add_event(
                     &mut tx,
-                    &row.id,
+                    original,
                     now,
-                    "paid",
-                    &format!("Paid {amount} by card ending {last4}."),
+                    "renewed",
+                    &renewed_detail(&row.term()?),
                 )
                 .await?;
-                if let Some(original) = renewal_of {
-                    add_event(
-                        &mut tx,
-                        original,
-                        now,
-                        "renewed",
-                        &renewed_detail(&row.term()?),
-                    )
-                    .await?;
-                }
             }
-            (CardOutcome::Declined { reason }, _) => {
-                add_event(&mut tx, &row.id, now, "payment_failed", reason).await?;
-            }
+        }
+        (CardOutcome::Declined { reason }, _) => {
+            add_event(&mut tx, &row.id, now, "payment_failed", reason).await?;
         }
     }
     tx.commit().await?;

@@ -575,8 +575,8 @@ async fn take_turn(turns: &Arc<Turns>) -> OwnedMutexGuard<Batch> {
 
 /// Connections to PostgreSQL by default: four per core of this machine, from 4 to 16. More
 /// connections than the cores can serve only queue their backends for the same cores: on two
-/// cores shared with PostgreSQL, 8 connections served the benchmark's mix 12–25 % faster than
-/// 16 and 4 (docs/BENCHMARKS.md, fix 33). At most 16, so several instances of the council stay
+/// cores shared with PostgreSQL, 8 connections served the benchmark's mix 11–24 % faster than
+/// 16 or 4 (docs/BENCHMARKS.md, fix 33). At most 16, so several instances of the council stay
 /// within PostgreSQL's default limit of 100 connections.
 pub fn default_postgres_connections() -> u32 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

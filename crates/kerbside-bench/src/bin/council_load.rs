@@ -1,8 +1,8 @@
 //! Load generator for the council permit service: 64 concurrent clients on 127.0.0.1 against
 //! the real server (`kerbside_council::spawn`, in this process), on SQLite or PostgreSQL.
 //!
-//! Set-up: `--background-permits` generated permits, each with its history and payment (so queries run against a council-sized
-//! table, not an empty one), 64 residents registered and signed in through the API (once per
+//! Set-up: `--background-permits` generated permits, each with its history and payment (so
+//! queries run against council-sized tables, not empty ones), 64 residents registered and signed in through the API (once per
 //! client: argon2 would dominate otherwise), each with a paid Annual Visitor permit whose
 //! renewal window is open, and a pool of buyer accounts (one household each, sessions created
 //! in SQL) so every purchase is a first purchase for its household.
