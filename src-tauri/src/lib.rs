@@ -12,6 +12,7 @@ use kerbside_api::SharedClock;
 use kerbside_desktop::{Kerbside, KeyringSecrets, StartOptions};
 use std::sync::Arc;
 use std::time::Duration;
+use tauri::webview::PageLoadEvent;
 use tauri::{Builder, Emitter, Manager, Runtime};
 
 /// The keyring service name: the app identifier.
@@ -22,6 +23,9 @@ const START_IN_TRAY: &str = "--in-tray";
 const BACKGROUND_SYNC_EVERY: Duration = Duration::from_secs(60 * 60);
 /// When the first background sync runs after start-up (see [`spawn_background_sync`]).
 const FIRST_BACKGROUND_SYNC_AFTER: Duration = Duration::from_secs(5);
+/// The latest the main window is shown after start-up if its page never reports loading
+/// ([`tray::show_main_if_never_shown`]); normally it is shown as the page starts loading.
+const SHOW_WINDOW_BY: Duration = Duration::from_secs(3);
 
 /// Runs in the main window as each page starts, before the UI's script has loaded: asks for
 /// the first screen (`app_start`) at once, so the answer is ready when the UI, once parsed,
@@ -127,6 +131,7 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
+    let started_in_tray = std::env::args().any(|a| a == START_IN_TRAY);
     let mut builder = tauri::Builder::default();
     if let Some(marks) = bench::mark_plugin() {
         builder = builder.plugin(marks);
@@ -144,7 +149,12 @@ pub fn run() {
             Some(vec![START_IN_TRAY]),
         ))
         .on_window_event(tray::on_window_event)
-        .setup(|app| {
+        .on_page_load(move |webview, payload| {
+            if matches!(payload.event(), PageLoadEvent::Started | PageLoadEvent::Finished) {
+                tray::show_main_on_first_load(webview, started_in_tray);
+            }
+        })
+        .setup(move |app| {
             let data_dir = app.path().app_data_dir()?;
             let (clock, clock_is_set) = clock_from_env();
             let options = StartOptions {
@@ -162,15 +172,18 @@ pub fn run() {
             let core = Arc::new(core);
             app.manage(core.clone());
             notify::open_permit_on_click(app.handle());
+            // Started in the tray, the window (created hidden) stays hidden; without a tray it
+            // is shown anyway, since a hidden window with no tray would be unreachable.
             match tray::install(app.handle()) {
-                Ok(()) if std::env::args().any(|a| a == START_IN_TRAY) => {
-                    if let Some(window) = app.get_webview_window("main") {
-                        let _ = window.hide();
-                    }
-                }
-                Ok(()) => {}
+                Ok(()) if started_in_tray => {}
+                Ok(()) => tray::show_main_if_never_shown(app.handle().clone(), SHOW_WINDOW_BY),
                 Err(error) => {
-                    tracing::warn!(%error, "no system tray: closing the window will quit Kerbside")
+                    tracing::warn!(%error, "no system tray: closing the window will quit Kerbside");
+                    if started_in_tray {
+                        tray::show_main(app.handle());
+                    } else {
+                        tray::show_main_if_never_shown(app.handle().clone(), SHOW_WINDOW_BY);
+                    }
                 }
             }
             spawn_background_sync(app.handle().clone(), core);

@@ -1,7 +1,8 @@
 //! Closing the window keeps Kerbside running in the system tray, so renewal reminders still
 //! arrive; "Quit Kerbside" in the tray menu exits. Where no tray can be created, closing the
 //! window quits as usual (a hidden window with no tray would be unreachable). Opening from the
-//! tray while a renewal reminder is unread shows that permit.
+//! tray while a renewal reminder is unread shows that permit. The main window is created
+//! hidden and first shown once its page starts loading ([`first_show`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use tauri::menu::{MenuBuilder, MenuItemBuilder};
@@ -9,6 +10,39 @@ use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent}
 use tauri::{AppHandle, Manager, Runtime, WindowEvent};
 
 static TRAY_READY: AtomicBool = AtomicBool::new(false);
+/// Whether the main window is yet to be shown for the first time.
+static FIRST_SHOW_PENDING: AtomicBool = AtomicBool::new(true);
+
+/// Whether a page load shows the main window: the first load of the main window's page, unless
+/// Kerbside started in the tray (then the tray or a notification opens it).
+///
+/// The window is created hidden (tauri.conf.json) and shown here, when its page starts loading,
+/// not at once. Shown at once, on Linux its first draw can come while WebKit's web process is
+/// still starting and waiting on the app's process, which in turn waits up to 500 ms for the
+/// web process to paint: 7 of the bare Tauri app's 60 starts lost ~500 ms so, none of 60 of the
+/// same app shown here (docs/BENCHMARKS.md, fix 34). It also spares the resident a blank window.
+pub fn first_show(label: &str, started_in_tray: bool, pending: &AtomicBool) -> bool {
+    label == "main" && !started_in_tray && pending.swap(false, Ordering::Relaxed)
+}
+
+/// Shows the main window when its page first starts loading (see [`first_show`]).
+pub fn show_main_on_first_load<R: Runtime>(webview: &tauri::Webview<R>, started_in_tray: bool) {
+    if first_show(webview.label(), started_in_tray, &FIRST_SHOW_PENDING) {
+        let _ = webview.window().show();
+    }
+}
+
+/// A safety net: shows the main window if its page has not started loading within `after`
+/// (a page that never reports its load must not leave the resident with no window).
+pub fn show_main_if_never_shown<R: Runtime>(app: AppHandle<R>, after: std::time::Duration) {
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(after).await;
+        if first_show("main", false, &FIRST_SHOW_PENDING) {
+            tracing::warn!("the main window's page had not started loading: showing it anyway");
+            show_main(&app);
+        }
+    });
+}
 
 /// Shows and focuses the main window.
 pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
@@ -56,5 +90,31 @@ pub fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEven
             api.prevent_close();
             let _ = window.hide();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_show;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn the_main_window_is_shown_by_its_first_page_load_only() {
+        let pending = AtomicBool::new(true);
+        assert!(first_show("main", false, &pending));
+        assert!(!first_show("main", false, &pending), "a reload must not show it again");
+    }
+
+    #[test]
+    fn the_payment_window_never_shows_the_main_window() {
+        let pending = AtomicBool::new(true);
+        assert!(!first_show("payment", false, &pending));
+        assert!(first_show("main", false, &pending), "still pending for the main window");
+    }
+
+    #[test]
+    fn started_in_the_tray_the_main_window_stays_hidden() {
+        let pending = AtomicBool::new(true);
+        assert!(!first_show("main", true, &pending));
     }
 }
