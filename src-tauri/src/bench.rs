@@ -4,7 +4,10 @@
 //! - `KERBSIDE_BENCH_MARK_FILE=PATH`: when the UI sets a performance mark (the permits screen
 //!   sets `cached-permits-visible` once the first permit card is drawn), the time the next
 //!   frame is painted is appended to PATH as `<unix nanoseconds> <mark name>`. The page is
-//!   observed by an initialisation script, so the UI carries no benchmark code.
+//!   observed by an initialisation script, so the UI carries no benchmark code. For each
+//!   start's timeline the same file also gets, at once (not painted): `page-load-started`,
+//!   `page-load-finished`, `dom-content-loaded`, and `first-screen-asked` /
+//!   `first-screen-answered` around the `app_start` command.
 //! - `KERBSIDE_BENCH_SYNC_EVERY_SECS=N`: the background sync and renewal check run every N
 //!   seconds instead of hourly, to compress many hours of idle running into minutes.
 
@@ -28,6 +31,9 @@ const OBSERVE_MARKS: &str = r#"(function () {
       if (!seen.has(entry.name)) { seen.add(entry.name); report(entry.name); }
     }
   }).observe({ type: "mark", buffered: true });
+  // Where a start's time goes, reported at once (not painted): the document parsed.
+  document.addEventListener("DOMContentLoaded", () =>
+    window.__TAURI_INTERNALS__.invoke("bench_mark", { name: "dom-content-loaded" }).catch(() => {}));
 })();"#;
 
 fn mark_file() -> Option<String> {
@@ -67,6 +73,24 @@ pub fn sync_every(default: Duration) -> Duration {
 /// Appends `<unix nanoseconds> <name>` to the mark file; does nothing without one.
 #[tauri::command]
 pub async fn bench_mark(name: String) {
+    append_mark(&name);
+}
+
+/// Records when the main window's page starts and finishes loading (`page-load-started`,
+/// `page-load-finished`), so the benchmark can print each start's timeline; does nothing
+/// without a mark file.
+pub fn page_load(label: &str, event: tauri::webview::PageLoadEvent) {
+    if label != "main" {
+        return;
+    }
+    append_mark(match event {
+        tauri::webview::PageLoadEvent::Started => "page-load-started",
+        tauri::webview::PageLoadEvent::Finished => "page-load-finished",
+    });
+}
+
+/// Appends `<unix nanoseconds> <name>` to the mark file, if there is one.
+pub fn append_mark(name: &str) {
     let Some(file) = mark_file() else {
         return;
     };

@@ -63,7 +63,10 @@ pub fn app_version() -> &'static str {
 /// The first screen in one round trip (see [`Kerbside::start_view`]).
 #[tauri::command]
 pub async fn app_start(core: Core<'_>) -> CmdResult<AppStart> {
-    core.start_view().await.map_err(ui)
+    crate::bench::append_mark("first-screen-asked");
+    let answer = core.start_view().await.map_err(ui);
+    crate::bench::append_mark("first-screen-answered");
+    answer
 }
 
 #[tauri::command]

@@ -150,6 +150,7 @@ pub fn run() {
         ))
         .on_window_event(tray::on_window_event)
         .on_page_load(move |webview, payload| {
+            bench::page_load(webview.label(), payload.event());
             if payload.event() == PageLoadEvent::Finished {
                 tray::show_main_on_first_load(webview, started_in_tray);
             }

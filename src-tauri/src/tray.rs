@@ -102,14 +102,20 @@ mod tests {
     fn the_main_window_is_shown_by_its_first_page_load_only() {
         let pending = AtomicBool::new(true);
         assert!(first_show("main", false, &pending));
-        assert!(!first_show("main", false, &pending), "a reload must not show it again");
+        assert!(
+            !first_show("main", false, &pending),
+            "a reload must not show it again"
+        );
     }
 
     #[test]
     fn the_payment_window_never_shows_the_main_window() {
         let pending = AtomicBool::new(true);
         assert!(!first_show("payment", false, &pending));
-        assert!(first_show("main", false, &pending), "still pending for the main window");
+        assert!(
+            first_show("main", false, &pending),
+            "still pending for the main window"
+        );
     }
 
     #[test]

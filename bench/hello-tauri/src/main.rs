@@ -13,6 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `bench_mark` command does, so both apps are timed the same way.
 #[tauri::command]
 async fn bench_mark(name: String) {
+    append_mark(&name);
+}
+
+fn append_mark(name: &str) {
     let Ok(file) = std::env::var("KERBSIDE_BENCH_MARK_FILE") else {
         return;
     };
@@ -33,7 +37,14 @@ fn main() {
     tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![bench_mark])
         .on_page_load(|webview, payload| {
-            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+            // The same timeline marks as Kerbside's (src-tauri/src/bench.rs).
+            let event = payload.event();
+            let mark = match event {
+                tauri::webview::PageLoadEvent::Started => "page-load-started",
+                tauri::webview::PageLoadEvent::Finished => "page-load-finished",
+            };
+            append_mark(mark);
+            if event == tauri::webview::PageLoadEvent::Finished {
                 let _ = webview.window().show();
             }
         })

@@ -118,6 +118,23 @@ fn launch(
     })
 }
 
+/// Every mark the app has written so far (page load started and finished, then the UI's), in
+/// milliseconds from the spawn: where each start's time went.
+fn timeline(running: &Running) -> Vec<(String, f64)> {
+    let text = std::fs::read_to_string(&running.mark_file).unwrap_or_default();
+    let mut marks: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|line| {
+            let (ns, name) = line.split_once(' ')?;
+            let ns: u128 = ns.parse().ok()?;
+            let ms = ns.saturating_sub(running.started_ns) as f64 / 1e6;
+            Some((name.to_string(), ms))
+        })
+        .collect();
+    marks.sort_by(|a, b| a.1.total_cmp(&b.1));
+    marks
+}
+
 /// Waits for the app's mark; returns the time from spawn to mark.
 fn wait_for_mark(running: &mut Running, mark: &str, timeout: Duration) -> Result<Duration, String> {
     let waited = Instant::now();
@@ -376,6 +393,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rss: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut pss: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut cpu_to_mark: BTreeMap<(&str, String), Vec<f64>> = BTreeMap::new();
+    let mut mark_times: BTreeMap<(&str, String), Vec<f64>> = BTreeMap::new();
     // One unmeasured start each first: the first start after a build pays for reading the
     // binary from disk and WebKit's first-run set-up, which later starts never see.
     for (i, app) in [App::Hello, App::Kerbside]
@@ -398,6 +416,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         std::thread::sleep(Duration::from_secs(3));
         let (r, p, procs) = memory(running.child.id());
+        let marks = timeline(&running);
         stop(running);
         if i < 2 {
             println!(
@@ -407,10 +426,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         println!(
-            "{name}: run {}: mark after {:.0} ms; {r:.0} MiB RSS, {p:.0} MiB PSS over {procs:?}; CPU to the mark {}",
+            "{name}: run {}: mark after {:.0} ms; {r:.0} MiB RSS, {p:.0} MiB PSS over {procs:?}; CPU to the mark {}; timeline {}",
             i / 2,
             took.as_secs_f64() * 1000.0,
             cpu.iter()
+                .map(|(n, ms)| format!("{n} {ms:.0} ms"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            marks
+                .iter()
                 .map(|(n, ms)| format!("{n} {ms:.0} ms"))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -420,6 +444,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             "hello"
         };
+        for (mark, ms) in marks {
+            mark_times.entry((key, mark)).or_default().push(ms);
+        }
         times
             .entry(key)
             .or_default()
@@ -429,6 +456,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         rss.entry(key).or_default().push(r);
         pss.entry(key).or_default().push(p);
+    }
+    for ((app, mark), values) in &mut mark_times {
+        println!("Timeline, median: {app} {mark} {:.0} ms", median(values));
     }
     for ((app, process), values) in &mut cpu_to_mark {
         println!(
