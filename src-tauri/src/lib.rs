@@ -23,8 +23,8 @@ const START_IN_TRAY: &str = "--in-tray";
 const BACKGROUND_SYNC_EVERY: Duration = Duration::from_secs(60 * 60);
 /// When the first background sync runs after start-up (see [`spawn_background_sync`]).
 const FIRST_BACKGROUND_SYNC_AFTER: Duration = Duration::from_secs(5);
-/// The latest the main window is shown after start-up if its page never reports loading
-/// ([`tray::show_main_if_never_shown`]); normally it is shown as the page starts loading.
+/// The latest the main window is shown after start-up if its page never reports having loaded
+/// ([`tray::show_main_if_never_shown`]); normally it is shown once the page has loaded.
 const SHOW_WINDOW_BY: Duration = Duration::from_secs(3);
 
 /// Runs in the main window as each page starts, before the UI's script has loaded: asks for

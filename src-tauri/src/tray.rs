@@ -2,7 +2,7 @@
 //! arrive; "Quit Kerbside" in the tray menu exits. Where no tray can be created, closing the
 //! window quits as usual (a hidden window with no tray would be unreachable). Opening from the
 //! tray while a renewal reminder is unread shows that permit. The main window is created
-//! hidden and first shown once its page starts loading ([`first_show`]).
+//! hidden and first shown once its page has loaded ([`first_show`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use tauri::menu::{MenuBuilder, MenuItemBuilder};
@@ -16,29 +16,32 @@ static FIRST_SHOW_PENDING: AtomicBool = AtomicBool::new(true);
 /// Whether a page load shows the main window: the first load of the main window's page, unless
 /// Kerbside started in the tray (then the tray or a notification opens it).
 ///
-/// The window is created hidden (tauri.conf.json) and shown here, when its page starts loading,
-/// not at once. Shown at once, on Linux its first draw can come while WebKit's web process is
-/// still starting and waiting on the app's process, which in turn waits up to 500 ms for the
-/// web process to paint: 7 of the bare Tauri app's 60 starts lost ~500 ms so, none of 60 of the
-/// same app shown here (docs/BENCHMARKS.md, fix 34). It also spares the resident a blank window.
+/// The window is created hidden (tauri.conf.json) and shown here, once its page has loaded,
+/// not at once. On Linux, WebKit's first draw of a shown window waits up to 500 ms for the
+/// web process to paint; early in a start that paint can wait on the app's own main thread
+/// (which serves the page's files), so the draw waits out the full 500 ms. Shown at once,
+/// about one start in three of either app lost those 500 ms; shown when the page had started
+/// loading, 9 of Kerbside's 32 starts still did; shown once it has loaded, 1 in 88, and that
+/// one's delay came before the page started loading (docs/BENCHMARKS.md, fix 34). The
+/// resident is also spared a blank window.
 pub fn first_show(label: &str, started_in_tray: bool, pending: &AtomicBool) -> bool {
     label == "main" && !started_in_tray && pending.swap(false, Ordering::Relaxed)
 }
 
-/// Shows the main window when its page first starts loading (see [`first_show`]).
+/// Shows the main window when its page has first loaded (see [`first_show`]).
 pub fn show_main_on_first_load<R: Runtime>(webview: &tauri::Webview<R>, started_in_tray: bool) {
     if first_show(webview.label(), started_in_tray, &FIRST_SHOW_PENDING) {
         let _ = webview.window().show();
     }
 }
 
-/// A safety net: shows the main window if its page has not started loading within `after`
+/// A safety net: shows the main window if its page has not reported loading within `after`
 /// (a page that never reports its load must not leave the resident with no window).
 pub fn show_main_if_never_shown<R: Runtime>(app: AppHandle<R>, after: std::time::Duration) {
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(after).await;
         if first_show("main", false, &FIRST_SHOW_PENDING) {
-            tracing::warn!("the main window's page had not started loading: showing it anyway");
+            tracing::warn!("the main window's page had not finished loading: showing it anyway");
             show_main(&app);
         }
     });
