@@ -5,9 +5,9 @@
 //!   sets `cached-permits-visible` once the first permit card is drawn), the time the next
 //!   frame is painted is appended to PATH as `<unix nanoseconds> <mark name>`. The page is
 //!   observed by an initialisation script, so the UI carries no benchmark code. For each
-//!   start's timeline the same file also gets, at once (not painted): `page-load-started`,
-//!   `page-load-finished`, `dom-content-loaded`, and `first-screen-asked` /
-//!   `first-screen-answered` around the `app_start` command.
+//!   start's timeline the same file also gets, unpainted: `page-load-started`,
+//!   `page-load-finished`, `dom-content-loaded`, each mark's `<name>-set` (when the UI set
+//!   it), and `first-screen-asked` / `first-screen-answered` around the `app_start` command.
 //! - `KERBSIDE_BENCH_SYNC_EVERY_SECS=N`: the background sync and renewal check run every N
 //!   seconds instead of hourly, to compress many hours of idle running into minutes.
 
@@ -26,14 +26,16 @@ const OBSERVE_MARKS: &str = r#"(function () {
   const seen = new Set();
   const report = (name) => requestAnimationFrame(() => requestAnimationFrame(() =>
     window.__TAURI_INTERNALS__.invoke("bench_mark", { name }).catch(() => {})));
+  // Where a start's time goes, at the page's own clock: each mark when the UI set it (before
+  // it was painted), and the document parsed.
+  const at = (name, ms) => window.__TAURI_INTERNALS__
+    .invoke("bench_mark", { name, atUnixMs: performance.timeOrigin + ms }).catch(() => {});
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      if (!seen.has(entry.name)) { seen.add(entry.name); report(entry.name); }
+      if (!seen.has(entry.name)) { seen.add(entry.name); at(entry.name + "-set", entry.startTime); report(entry.name); }
     }
   }).observe({ type: "mark", buffered: true });
-  // Where a start's time goes, reported at once (not painted): the document parsed.
-  document.addEventListener("DOMContentLoaded", () =>
-    window.__TAURI_INTERNALS__.invoke("bench_mark", { name: "dom-content-loaded" }).catch(() => {}));
+  document.addEventListener("DOMContentLoaded", () => at("dom-content-loaded", performance.now()));
 })();"#;
 
 fn mark_file() -> Option<String> {
@@ -70,10 +72,15 @@ pub fn sync_every(default: Duration) -> Duration {
     }
 }
 
-/// Appends `<unix nanoseconds> <name>` to the mark file; does nothing without one.
+/// Appends `<unix nanoseconds> <name>` to the mark file; does nothing without one. `at_unix_ms`
+/// is when the page saw it (its clock: `performance.timeOrigin + performance.now()`), for the
+/// marks whose time is not when this command runs.
 #[tauri::command]
-pub async fn bench_mark(name: String) {
-    append_mark(&name);
+pub async fn bench_mark(name: String, at_unix_ms: Option<f64>) {
+    match at_unix_ms {
+        Some(ms) if ms.is_finite() && ms > 0.0 => append_mark_at(&name, (ms * 1e6) as u128),
+        _ => append_mark(&name),
+    }
 }
 
 /// Records when the main window's page starts and finishes loading (`page-load-started`,
@@ -91,13 +98,17 @@ pub fn page_load(label: &str, event: tauri::webview::PageLoadEvent) {
 
 /// Appends `<unix nanoseconds> <name>` to the mark file, if there is one.
 pub fn append_mark(name: &str) {
-    let Some(file) = mark_file() else {
-        return;
-    };
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
+    append_mark_at(name, nanos);
+}
+
+fn append_mark_at(name: &str, nanos: u128) {
+    let Some(file) = mark_file() else {
+        return;
+    };
     let name: String = name
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
