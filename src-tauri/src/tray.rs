@@ -28,10 +28,11 @@ pub fn first_show(label: &str, started_in_tray: bool, pending: &AtomicBool) -> b
     label == "main" && !started_in_tray && pending.swap(false, Ordering::Relaxed)
 }
 
-/// Shows the main window when its page has first loaded (see [`first_show`]).
+/// Shows and focuses the main window when its page has first loaded (see [`first_show`]): a
+/// window shown late must still take the keyboard, as one shown at creation would.
 pub fn show_main_on_first_load<R: Runtime>(webview: &tauri::Webview<R>, started_in_tray: bool) {
     if first_show(webview.label(), started_in_tray, &FIRST_SHOW_PENDING) {
-        let _ = webview.window().show();
+        show_main(webview.app_handle());
     }
 }
 
