@@ -77,10 +77,8 @@ pub fn sync_every(default: Duration) -> Duration {
 /// marks whose time is not when this command runs.
 #[tauri::command]
 pub async fn bench_mark(name: String, at_unix_ms: Option<f64>) {
-    match at_unix_ms {
-        Some(ms) if ms.is_finite() && ms > 0.0 => append_mark_at(&name, (ms * 1e6) as u128),
-        _ => append_mark(&name),
-    }
+    let at = at_unix_ms.filter(|ms| ms.is_finite() && *ms > 0.0);
+    append_mark_at(&name, at.map(|ms| (ms * 1e6) as u128));
 }
 
 /// Records when the main window's page starts and finishes loading (`page-load-started`,
@@ -96,19 +94,23 @@ pub fn page_load(label: &str, event: tauri::webview::PageLoadEvent) {
     });
 }
 
-/// Appends `<unix nanoseconds> <name>` to the mark file, if there is one.
+/// Appends `<unix nanoseconds> <name>` to the mark file, now, if there is one (on the start-up
+/// path, so without one it only looks up the variable).
 pub fn append_mark(name: &str) {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    append_mark_at(name, nanos);
+    append_mark_at(name, None);
 }
 
-fn append_mark_at(name: &str, nanos: u128) {
+/// [`append_mark`] at `at_nanos` (Unix nanoseconds) when given, else now.
+fn append_mark_at(name: &str, at_nanos: Option<u128>) {
     let Some(file) = mark_file() else {
         return;
     };
+    let nanos = at_nanos.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    });
     let name: String = name
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')

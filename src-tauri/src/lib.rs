@@ -173,19 +173,16 @@ pub fn run() {
             let core = Arc::new(core);
             app.manage(core.clone());
             notify::open_permit_on_click(app.handle());
+            let tray = tray::install(app.handle());
+            if let Err(error) = &tray {
+                tracing::warn!(%error, "no system tray: closing the window will quit Kerbside");
+            }
             // Started in the tray, the window (created hidden) stays hidden; without a tray it
             // is shown anyway, since a hidden window with no tray would be unreachable.
-            match tray::install(app.handle()) {
-                Ok(()) if started_in_tray => {}
-                Ok(()) => tray::show_main_if_never_shown(app.handle().clone(), SHOW_WINDOW_BY),
-                Err(error) => {
-                    tracing::warn!(%error, "no system tray: closing the window will quit Kerbside");
-                    if started_in_tray {
-                        tray::show_main(app.handle());
-                    } else {
-                        tray::show_main_if_never_shown(app.handle().clone(), SHOW_WINDOW_BY);
-                    }
-                }
+            if !started_in_tray {
+                tray::show_main_if_never_shown(app.handle().clone(), SHOW_WINDOW_BY);
+            } else if tray.is_err() {
+                tray::show_main(app.handle());
             }
             spawn_background_sync(app.handle().clone(), core);
             Ok(())

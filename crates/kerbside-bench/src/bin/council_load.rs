@@ -2,10 +2,11 @@
 //! the real server (`kerbside_council::spawn`, in this process), on SQLite or PostgreSQL.
 //!
 //! Set-up: `--background-permits` generated permits, each with its history and payment (so
-//! queries run against council-sized tables, not empty ones), 64 residents registered and signed in through the API (once per
-//! client: argon2 would dominate otherwise), each with a paid Annual Visitor permit whose
-//! renewal window is open, and a pool of buyer accounts (one household each, sessions created
-//! in SQL) so every purchase is a first purchase for its household.
+//! queries run against council-sized tables, not empty ones), 64 residents registered and
+//! signed in through the API (once per client: argon2 would dominate otherwise), each with a
+//! paid Annual Visitor permit whose renewal window is open, and a pool of buyer accounts (one
+//! household each, sessions created in SQL) so every purchase is a first purchase for its
+//! household.
 //!
 //! Five phases of `--seconds` each:
 //! - mix: list permits 35%, get a permit 35%, quote 10%, edit registration 8%, buy and pay on

@@ -43,9 +43,9 @@ struct Args {
     ui_dist: PathBuf,
     #[arg(long, default_value = "target/bench")]
     dir: PathBuf,
-    /// Measured starts of each app. 20, not the minimum of 10: 2 to 5 starts in 10 of
-    /// either app stall ~500 ms inside WebKit's start-up here, so a median of 10 swung by
-    /// more than the difference being measured (docs/BENCHMARKS.md).
+    /// Measured starts of each app. 20, not the minimum of 10: the machine's noise
+    /// moves a median of 10 by more than the difference being measured (before fix 34, 2 to 5
+    /// starts in 10 of either app also stalled ~500 ms; docs/BENCHMARKS.md).
     #[arg(long, default_value_t = 20)]
     runs: usize,
     #[arg(long, default_value_t = 120)]
