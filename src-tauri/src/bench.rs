@@ -3,8 +3,8 @@
 //!
 //! - `KERBSIDE_BENCH_MARK_FILE=PATH`: when the UI sets a performance mark (the permits screen
 //!   sets `cached-permits-visible` once the first permit card is drawn), the time the next
-//!   frame is painted is appended to PATH as `<unix nanoseconds> <mark name>`. The page is
-//!   observed by an initialisation script, so the UI carries no benchmark code. For each
+//!   frame is painted is appended to PATH as `<unix nanoseconds> <mark name>`. An
+//!   initialisation script wraps `performance.mark`, so the UI carries no benchmark code. For each
 //!   start's timeline the same file also gets, unpainted: `page-load-started`,
 //!   `page-load-finished`, `dom-content-loaded`, each mark's `<name>-set` (when the UI set
 //!   it), and `first-screen-asked` / `first-screen-answered` around the `app_start` command.
@@ -19,23 +19,38 @@ use tauri::Runtime;
 const MARK_FILE: &str = "KERBSIDE_BENCH_MARK_FILE";
 const SYNC_EVERY: &str = "KERBSIDE_BENCH_SYNC_EVERY_SECS";
 
-/// Reports every performance mark after the frame that shows it has been painted (two
-/// animation frames later), through the `bench_mark` command.
+/// Reports every performance mark after the frame that shows it has been painted, through the
+/// `bench_mark` command. The count starts when the UI sets the mark (`performance.mark` is
+/// wrapped), exactly as the bare app's page starts its own when its content is parsed: two
+/// animation frames. (Until fix 35 a `PerformanceObserver` saw the mark; WebKit delivered it
+/// ~29 ms late, after the first frame, so the count started a frame later than the bare app's.)
+/// The times noted on the way are sent only after the mark, so the benchmark's own messages do
+/// not compete with the start they measure.
 const OBSERVE_MARKS: &str = r#"(function () {
-  if (!window.__TAURI_INTERNALS__ || typeof PerformanceObserver === "undefined") return;
-  const seen = new Set();
-  const report = (name) => requestAnimationFrame(() => requestAnimationFrame(() =>
-    window.__TAURI_INTERNALS__.invoke("bench_mark", { name }).catch(() => {})));
-  // Where a start's time goes, at the page's own clock: each mark when the UI set it (before
-  // it was painted), and the document parsed.
-  const at = (name, ms) => window.__TAURI_INTERNALS__
-    .invoke("bench_mark", { name, atUnixMs: performance.timeOrigin + ms }).catch(() => {});
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      if (!seen.has(entry.name)) { seen.add(entry.name); at(entry.name + "-set", entry.startTime); report(entry.name); }
+  var tauri = window.__TAURI_INTERNALS__;
+  if (!tauri || !window.performance || typeof performance.mark !== "function") return;
+  var send = function (args) { tauri.invoke("bench_mark", args).catch(function () {}); };
+  // Where a start's time goes, at the page's own clock: the document parsed, and each mark
+  // when the UI set it (before it was painted).
+  var noted = [];
+  var note = function (name, ms) { noted.push({ name: name, atUnixMs: performance.timeOrigin + ms }); };
+  document.addEventListener("DOMContentLoaded", function () { note("dom-content-loaded", performance.now()); });
+  var seen = {};
+  var setMark = performance.mark.bind(performance);
+  performance.mark = function (name, options) {
+    var entry = setMark(name, options);
+    if (!seen[name]) {
+      seen[name] = true;
+      note(name + "-set", entry.startTime);
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          send({ name: name });
+          noted.splice(0).forEach(send);
+        });
+      });
     }
-  }).observe({ type: "mark", buffered: true });
-  document.addEventListener("DOMContentLoaded", () => at("dom-content-loaded", performance.now()));
+    return entry;
+  };
 })();"#;
 
 fn mark_file() -> Option<String> {

@@ -30,13 +30,14 @@ const SHOW_WINDOW_BY: Duration = Duration::from_secs(3);
 /// Runs in the main window as each page starts, before the UI's script has loaded: asks for
 /// the first screen (`app_start`) at once, so the answer is ready when the UI, once parsed,
 /// takes it (`ui/src/api.ts`), rather than asked for only then (docs/BENCHMARKS.md, fix 14).
+/// The answer is also kept as it arrives, so the UI can draw it without awaiting (fix 35).
 /// Other webviews (the payment window shows the council's page) are left alone.
 const ASK_FOR_FIRST_SCREEN: &str = r#"(function () {
   var tauri = window.__TAURI_INTERNALS__;
   var label = tauri && tauri.metadata && tauri.metadata.currentWebview && tauri.metadata.currentWebview.label;
   if (label !== "main" || window !== window.top) return;
   var asked = tauri.invoke("app_start");
-  asked.catch(function () {});
+  asked.then(function (answer) { window.__KERBSIDE_START_ANSWER__ = answer; }, function () {});
   window.__KERBSIDE_START__ = asked;
 })();"#;
 

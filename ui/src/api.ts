@@ -45,6 +45,24 @@ function takeEarlyStart(): Promise<AppStart> | null {
   return asked ? asked.catch((err: unknown) => Promise.reject(toApiError(err))) : null;
 }
 
+/**
+ * The first screen, if the early answer (see `takeEarlyStart`) has already arrived: the
+ * window's initialisation script keeps it as `__KERBSIDE_START_ANSWER__` when it comes. Taken
+ * once, with the early promise, so a later call asks afresh. Null when it has not arrived.
+ *
+ * Read without awaiting because, in the app's web view, a continuation awaited at the end of
+ * the bundle runs only after WebKit's first style, layout and paint of the page (~12 ms here):
+ * drawn at once, the cards are in that first paint (docs/BENCHMARKS.md, fix 35).
+ */
+export function answeredStart(): AppStart | null {
+  const w = window as { __KERBSIDE_START__?: Promise<AppStart>; __KERBSIDE_START_ANSWER__?: AppStart };
+  const answer = w.__KERBSIDE_START_ANSWER__;
+  if (!answer) return null;
+  delete w.__KERBSIDE_START_ANSWER__;
+  delete w.__KERBSIDE_START__;
+  return answer;
+}
+
 /** One page of evidence: the bytes go as the raw IPC body, the change and type as headers. */
 async function uploadEvidence(changeId: string, bytes: Uint8Array, fileType: string): Promise<AddressChange> {
   try {

@@ -91,6 +91,26 @@ describe("start-up", () => {
     expect(fake.calls.filter((c) => c.cmd === "app_start")).toHaveLength(1);
   });
 
+  it("draws the first screen before its first await when the early answer has already arrived", async () => {
+    const early = fake.handle("app_start", {});
+    fake.calls.length = 0;
+    const w = window as { __KERBSIDE_START__?: unknown; __KERBSIDE_START_ANSWER__?: unknown };
+    w.__KERBSIDE_START__ = Promise.resolve(early);
+    w.__KERBSIDE_START_ANSWER__ = early;
+    const app = shell();
+    const started = app.start();
+    // Synchronously, before start() has awaited anything: the cards are in the document.
+    expect(qa('[data-testid="permit-card"]')).toHaveLength(1);
+    expect(heading()).toBe("Your permits");
+    await started;
+    expect(fake.calls.filter((c) => c.cmd === "app_start")).toHaveLength(0);
+    // Taken once, with the early promise: a later call asks afresh.
+    expect(w.__KERBSIDE_START_ANSWER__).toBeUndefined();
+    expect(w.__KERBSIDE_START__).toBeUndefined();
+    await app.api.appStart();
+    expect(fake.calls.filter((c) => c.cmd === "app_start")).toHaveLength(1);
+  });
+
   it("says Kerbside could not start when the early answer failed, in the resident's words", async () => {
     const failed = Promise.reject({ kind: "internal", message: "Kerbside could not read its saved data." });
     (window as { __KERBSIDE_START__?: unknown }).__KERBSIDE_START__ = failed;

@@ -1,8 +1,7 @@
 /** The app frame: navigation, the offline banner, screen switching and background sync. */
 
-import { api as rawApi, on, type Api } from "./api";
+import { answeredStart, api as rawApi, on, type Api } from "./api";
 import type { AppSnapshot } from "./bindings/AppSnapshot";
-import type { AppStart } from "./bindings/AppStart";
 import type { CouncilInfo } from "./bindings/CouncilInfo";
 import type { PermitsView } from "./bindings/PermitsView";
 import type { Profile } from "./bindings/Profile";
@@ -96,17 +95,20 @@ export class App {
     void on("payment-window-closed", () => this.windowClosedListeners.forEach((fn) => fn()));
     void on("open-permit", (id) => this.openPermit(id));
     // One round trip for the first screen: the frame and, when signed in, the cached
-    // permits, so "Your permits" is drawn once, with its cards (docs/BENCHMARKS.md).
-    let first: AppStart;
-    try {
-      first = await this.api.appStart();
-    } catch (err) {
-      fill(
-        this.els.screen,
-        h("h1", { id: "screen-heading", tabindex: "-1" }, "Kerbside could not start"),
-        h("p", { role: "alert" }, toApiError(err).message),
-      );
-      return;
+    // permits, so "Your permits" is drawn once, with its cards (docs/BENCHMARKS.md). Usually
+    // it has arrived while this bundle loaded: then it is drawn now, without an await.
+    let first = answeredStart();
+    if (!first) {
+      try {
+        first = await this.api.appStart();
+      } catch (err) {
+        fill(
+          this.els.screen,
+          h("h1", { id: "screen-heading", tabindex: "-1" }, "Kerbside could not start"),
+          h("p", { role: "alert" }, toApiError(err).message),
+        );
+        return;
+      }
     }
     this.applySnapshot(first.snapshot);
     if (first.permits) {
