@@ -131,11 +131,14 @@ fn append_mark_at(name: &str, at_nanos: Option<u128>) {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .take(64)
         .collect();
+    // One write per line: marks sent together are written by concurrent commands, and
+    // `writeln!` on a file may write a line in pieces that interleave.
+    let line = format!("{nanos} {name}\n");
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&file)
-        .and_then(|mut f| writeln!(f, "{nanos} {name}"));
+        .and_then(|mut f| f.write_all(line.as_bytes()));
     if let Err(error) = written {
         tracing::warn!(%error, %file, "cannot write the benchmark mark");
     }
