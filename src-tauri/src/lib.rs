@@ -37,7 +37,10 @@ const ASK_FOR_FIRST_SCREEN: &str = r#"(function () {
   var label = tauri && tauri.metadata && tauri.metadata.currentWebview && tauri.metadata.currentWebview.label;
   if (label !== "main" || window !== window.top) return;
   var asked = tauri.invoke("app_start");
-  asked.then(function (answer) { window.__KERBSIDE_START_ANSWER__ = answer; }, function () {});
+  asked.then(function (answer) {
+    // Kept only while the UI has not taken the promise (then it has the answer already).
+    if (window.__KERBSIDE_START__ === asked) window.__KERBSIDE_START_ANSWER__ = answer;
+  }, function () {});
   window.__KERBSIDE_START__ = asked;
 })();"#;
 
