@@ -29,7 +29,7 @@ const SYNC_EVERY: &str = "KERBSIDE_BENCH_SYNC_EVERY_SECS";
 const OBSERVE_MARKS: &str = r#"(function () {
   var tauri = window.__TAURI_INTERNALS__;
   if (!tauri || !window.performance || typeof performance.mark !== "function") return;
-  var send = function (args) { tauri.invoke("bench_mark", args).catch(function () {}); };
+  var send = function (args) { window.__TAURI_INTERNALS__.invoke("bench_mark", args).catch(function () {}); };
   // Where a start's time goes, at the page's own clock: the document parsed, and each mark
   // when the UI set it (before it was painted).
   var noted = [];
