@@ -4,8 +4,8 @@
 //! - `KERBSIDE_BENCH_MARK_FILE=PATH`: when the UI sets a performance mark (the permits screen
 //!   sets `cached-permits-visible` once the first permit card is drawn), the time the next
 //!   frame is painted is appended to PATH as `<unix nanoseconds> <mark name>`. An
-//!   initialisation script wraps `performance.mark`, so the UI carries no benchmark code. For each
-//!   start's timeline the same file also gets, unpainted: `page-load-started`,
+//!   initialisation script wraps `performance.mark`, so the UI carries no benchmark code. For
+//!   each start's timeline the same file also gets, unpainted: `page-load-started`,
 //!   `page-load-finished`, `dom-content-loaded`, each mark's `<name>-set` (when the UI set
 //!   it), and `first-screen-asked` / `first-screen-answered` around the `app_start` command.
 //! - `KERBSIDE_BENCH_SYNC_EVERY_SECS=N`: the background sync and renewal check run every N
@@ -27,20 +27,19 @@ const SYNC_EVERY: &str = "KERBSIDE_BENCH_SYNC_EVERY_SECS";
 /// The times noted on the way are sent only after the mark, so the benchmark's own messages do
 /// not compete with the start they measure.
 const OBSERVE_MARKS: &str = r#"(function () {
-  var tauri = window.__TAURI_INTERNALS__;
-  if (!tauri || !window.performance || typeof performance.mark !== "function") return;
+  if (!window.__TAURI_INTERNALS__ || typeof performance.mark !== "function") return;
   var send = function (args) { window.__TAURI_INTERNALS__.invoke("bench_mark", args).catch(function () {}); };
   // Where a start's time goes, at the page's own clock: the document parsed, and each mark
   // when the UI set it (before it was painted).
   var noted = [];
   var note = function (name, ms) { noted.push({ name: name, atUnixMs: performance.timeOrigin + ms }); };
   document.addEventListener("DOMContentLoaded", function () { note("dom-content-loaded", performance.now()); });
-  var seen = {};
+  var seen = new Set();
   var setMark = performance.mark.bind(performance);
   performance.mark = function (name, options) {
     var entry = setMark(name, options);
-    if (!seen[name]) {
-      seen[name] = true;
+    if (!seen.has(name)) {
+      seen.add(name);
       note(name + "-set", entry.startTime);
       requestAnimationFrame(function () {
         requestAnimationFrame(function () {

@@ -33,15 +33,19 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+/** What the main window's initialisation script leaves on the page (src-tauri/src/lib.rs). */
+type EarlyStart = { __KERBSIDE_START__?: Promise<AppStart>; __KERBSIDE_START_ANSWER__?: AppStart };
+
 /**
  * The first screen, asked for by the main window's initialisation script while this bundle
  * was still loading (src-tauri/src/lib.rs, `ASK_FOR_FIRST_SCREEN`); taken once, so a later
  * call asks afresh. Null when there is none (tests, another host).
  */
 function takeEarlyStart(): Promise<AppStart> | null {
-  const w = window as { __KERBSIDE_START__?: Promise<AppStart> };
+  const w = window as EarlyStart;
   const asked = w.__KERBSIDE_START__;
   delete w.__KERBSIDE_START__;
+  delete w.__KERBSIDE_START_ANSWER__;
   return asked ? asked.catch((err: unknown) => Promise.reject(toApiError(err))) : null;
 }
 
@@ -55,7 +59,7 @@ function takeEarlyStart(): Promise<AppStart> | null {
  * drawn at once, the cards are in that first paint (docs/BENCHMARKS.md, fix 35).
  */
 export function answeredStart(): AppStart | null {
-  const w = window as { __KERBSIDE_START__?: Promise<AppStart>; __KERBSIDE_START_ANSWER__?: AppStart };
+  const w = window as EarlyStart;
   const answer = w.__KERBSIDE_START_ANSWER__;
   if (!answer) return null;
   delete w.__KERBSIDE_START_ANSWER__;
